@@ -1,0 +1,106 @@
+"""Settings from BLINK_DESKTOP_* environment variables and the optional config file.
+
+The environment wins over the file. A wrong value becomes one SettingsError that names the
+setting, where it came from and what is accepted.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+from blink_desktop import paths
+from blink_desktop.errors import SettingsError
+
+ENV_PREFIX = "BLINK_DESKTOP_"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, extra="forbid", validate_default=True, frozen=True
+    )
+
+    api_url: AnyHttpUrl | None = Field(
+        default=None, description="Base URL of the Basiq API; unset means the embedded emulator."
+    )
+    api_key: SecretStr | None = Field(default=None, description="Basiq API key (direct mode).")
+    blink_url: AnyHttpUrl | None = Field(
+        default=None, description="URL of the Blink page; unset means the emulator's page."
+    )
+    data_dir: Path = Field(
+        default_factory=paths.default_data_dir, description="Where the local database lives."
+    )
+    log_dir: Path = Field(default_factory=paths.default_log_dir, description="Where logs go.")
+    user: str | None = Field(
+        default=None, min_length=1, description="Your identifier (an email, say) for Basiq."
+    )
+    transport: Literal["iframe", "scheme"] = Field(
+        default="iframe", description="How Blink reports events: postMessage or basiq:// URLs."
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=paths.config_file()),
+        )
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Read the settings, or raise SettingsError with a message a person can act on."""
+    config = paths.config_file()
+    if config.exists():
+        try:
+            tomllib.loads(config.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+            raise SettingsError(f"The config file {config} cannot be read: {exc}") from exc
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise SettingsError(_explain(exc, config)) from None
+
+
+def _explain(exc: ValidationError, config: Path) -> str:
+    lines = []
+    for error in exc.errors(include_url=False):
+        field = str(error["loc"][0]) if error["loc"] else "?"
+        env_name = ENV_PREFIX + field.upper()
+        name = env_name if env_name in os.environ else f"{field} in {config}"
+        if error["type"] == "extra_forbidden":
+            known = ", ".join(sorted(Settings.model_fields))
+            lines.append(f"Unknown setting {name}. Known settings: {known}.")
+            continue
+        value = "" if field in _SECRET_FIELDS else f" = {error.get('input')!r}"
+        lines.append(f"Setting {name}{value} is not valid: {_accepted(error)}.")
+    return "\n".join(lines)
+
+
+_SECRET_FIELDS = {"api_key"}
+
+
+def _accepted(error: Any) -> str:
+    expected = error.get("ctx", {}).get("expected")
+    if expected:
+        return f"accepted values are {expected}"
+    if str(error["type"]).startswith("url"):
+        return "expected an http:// or https:// URL, such as https://au-api.basiq.io"
+    return str(error["msg"]).rstrip(".")
