@@ -1,0 +1,196 @@
+"""The emulator's users, connections and jobs: SQLite in memory, or in a file kept across runs."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    email TEXT,
+    mobile TEXT,
+    details TEXT NOT NULL DEFAULT '{}',
+    created REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS connections (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    institution_id TEXT NOT NULL,
+    login_id TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created REAL NOT NULL,
+    last_used REAL,
+    accounts_at REAL,
+    transactions_at REAL
+);
+CREATE TABLE IF NOT EXISTS jobs (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+    connection_id TEXT NOT NULL,
+    institution_id TEXT NOT NULL,
+    login_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    created REAL NOT NULL,
+    plan TEXT NOT NULL,
+    mfa_answered_at REAL,
+    mfa_ok INTEGER,
+    applied INTEGER NOT NULL DEFAULT 0,
+    finished INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS jobs_unfinished ON jobs (finished) WHERE finished = 0;
+CREATE INDEX IF NOT EXISTS connections_user ON connections (user_id);
+"""
+
+Row = dict[str, Any]
+
+
+class State:
+    def __init__(self, path: Path | None = None) -> None:
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(
+            str(path) if path else ":memory:", check_same_thread=False, isolation_level=None
+        )
+        self._db.row_factory = sqlite3.Row
+        self._db.execute("PRAGMA foreign_keys = ON")
+        if path:
+            self._db.execute("PRAGMA journal_mode = WAL")
+        self._db.executescript(_SCHEMA)
+        if self.meta("secret") is None:
+            self.set_meta("secret", secrets.token_hex(32))
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def _one(self, sql: str, *args: Any) -> Row | None:
+        with self._lock:
+            row = self._db.execute(sql, args).fetchone()
+        return dict(row) if row else None
+
+    def _all(self, sql: str, *args: Any) -> list[Row]:
+        with self._lock:
+            return [dict(row) for row in self._db.execute(sql, args).fetchall()]
+
+    def _run(self, sql: str, *args: Any) -> int:
+        with self._lock:
+            return self._db.execute(sql, args).rowcount
+
+    # meta
+    def meta(self, key: str) -> str | None:
+        row = self._one("SELECT value FROM meta WHERE key = ?", key)
+        return row["value"] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self._run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", key, value)
+
+    # users
+    def add_user(self, user_id: str, email: str | None, mobile: str | None, details: Row) -> None:
+        self._run(
+            "INSERT INTO users (id, email, mobile, details, created) VALUES (?, ?, ?, ?, ?)",
+            user_id, email, mobile, json.dumps(details), time.time(),
+        )  # fmt: skip
+
+    def user(self, user_id: str) -> Row | None:
+        row = self._one("SELECT * FROM users WHERE id = ?", user_id)
+        if row:
+            row["details"] = json.loads(row["details"])
+        return row
+
+    def update_user(
+        self, user_id: str, email: str | None, mobile: str | None, details: Row
+    ) -> None:
+        self._run(
+            "UPDATE users SET email = ?, mobile = ?, details = ? WHERE id = ?",
+            email, mobile, json.dumps(details), user_id,
+        )  # fmt: skip
+
+    def delete_user(self, user_id: str) -> bool:
+        return self._run("DELETE FROM users WHERE id = ?", user_id) > 0
+
+    # connections
+    def add_connection(self, row: Row) -> None:
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self._run(f"INSERT INTO connections ({columns}) VALUES ({marks})", *row.values())
+
+    def connection(self, connection_id: str) -> Row | None:
+        return self._one("SELECT * FROM connections WHERE id = ?", connection_id)
+
+    def connections(self, user_id: str) -> list[Row]:
+        return self._all(
+            "SELECT * FROM connections WHERE user_id = ? ORDER BY created, id", user_id
+        )
+
+    def duplicate(self, user_id: str, institution_id: str, login_id: str) -> Row | None:
+        return self._one(
+            "SELECT * FROM connections WHERE user_id = ? AND institution_id = ? AND login_id = ?",
+            user_id, institution_id, login_id,
+        )  # fmt: skip
+
+    def update_connection(self, connection_id: str, **values: Any) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        self._run(
+            f"UPDATE connections SET {assignments} WHERE id = ?", *values.values(), connection_id
+        )
+
+    def delete_connection(self, connection_id: str) -> bool:
+        return self._run("DELETE FROM connections WHERE id = ?", connection_id) > 0
+
+    # jobs
+    def add_job(self, row: Row) -> None:
+        row = {**row, "plan": json.dumps(row["plan"])}
+        columns = ", ".join(row)
+        marks = ", ".join("?" for _ in row)
+        self._run(f"INSERT INTO jobs ({columns}) VALUES ({marks})", *row.values())
+
+    def job(self, job_id: str) -> Row | None:
+        return _decode_job(self._one("SELECT * FROM jobs WHERE id = ?", job_id))
+
+    def jobs(self, user_id: str, since: float) -> list[Row]:
+        rows = self._all(
+            "SELECT * FROM jobs WHERE user_id = ? AND created >= ? ORDER BY created DESC, id",
+            user_id, since,
+        )  # fmt: skip
+        return [job for job in map(_decode_job, rows) if job]
+
+    def unfinished_jobs(self) -> list[Row]:
+        rows = self._all("SELECT * FROM jobs WHERE finished = 0 ORDER BY created")
+        return [job for job in map(_decode_job, rows) if job]
+
+    def update_job(self, job_id: str, **values: Any) -> None:
+        assignments = ", ".join(f"{column} = ?" for column in values)
+        self._run(f"UPDATE jobs SET {assignments} WHERE id = ?", *values.values(), job_id)
+
+    def count_jobs(self, user_id: str, institution_id: str) -> int:
+        row = self._one(
+            "SELECT COUNT(*) AS n FROM jobs"
+            " WHERE user_id = ? AND institution_id = ? AND kind = 'create'",
+            user_id, institution_id,
+        )  # fmt: skip
+        return int(row["n"]) if row else 0
+
+
+def _decode_job(row: Row | None) -> Row | None:
+    if row:
+        row["plan"] = json.loads(row["plan"])
+    return row
