@@ -61,18 +61,28 @@ def build_parser() -> argparse.ArgumentParser:
         "--state", type=Path, metavar="FILE", help="keep users, connections and jobs in this file"
     )
     emulator.add_argument(
-        "--token-ttl", type=_positive(int), default=3600, metavar="SECONDS",
+        "--token-ttl",
+        type=_positive(int),
+        default=3600,
+        metavar="SECONDS",
         help="lifetime of issued tokens (%(default)s)",
-    )  # fmt: skip
+    )
     emulator.add_argument(
-        "--job-speed", type=_positive(float), default=1.0, metavar="FACTOR",
+        "--job-speed",
+        type=_positive(float),
+        default=1.0,
+        metavar="FACTOR",
         help="run jobs this many times faster than the real service (%(default)s)",
-    )  # fmt: skip
+    )
     emulator.add_argument(
-        "--fault", type=_fault, action="append", default=[], metavar="RULE",
-        help="inject faults, e.g. \"'POST /token' status=503 rate=0.5\" or \"/jobs/* latency=2\"; "
+        "--fault",
+        type=_fault,
+        action="append",
+        default=[],
+        metavar="RULE",
+        help='inject faults, e.g. "\'POST /token\' status=503 rate=0.5" or "/jobs/* latency=2"; '
         "keys: status (429, 500, 503), rate, latency, retry_after, times; repeatable",
-    )  # fmt: skip
+    )
     return parser
 
 
@@ -105,9 +115,14 @@ def _emulator(args: argparse.Namespace) -> int:
 
     try:
         emulator = Emulator(
-            host=args.host, port=args.port, api_key=args.api_key, state_path=args.state,
-            token_ttl=args.token_ttl, job_speed=args.job_speed, faults=args.fault,
-        )  # fmt: skip
+            host=args.host,
+            port=args.port,
+            api_key=args.api_key,
+            state_path=args.state,
+            token_ttl=args.token_ttl,
+            job_speed=args.job_speed,
+            faults=args.fault,
+        )
     except OSError as exc:
         raise BlinkError(
             f"The emulator cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "

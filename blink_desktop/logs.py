@@ -49,6 +49,7 @@ def setup(log_dir: Path, *, level: str = "INFO", console: bool = False) -> Path 
     root.setLevel(level)
     for handler in list(root.handlers):
         root.removeHandler(handler)
+        handler.close()
     log_file: Path | None = log_dir / "blink-desktop.log"
     handlers: list[logging.Handler] = []
     try:

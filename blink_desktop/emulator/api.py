@@ -57,9 +57,12 @@ def _json_body(what: str) -> Any:
     content_type = (bottle.request.content_type or "").split(";")[0].strip().lower()
     if content_type != JSON:
         raise Problem(
-            415, "unsupported-content-type", "Content type not supported.",
-            f"The {what} must be sent as application/json.", parameter="Content-Type",
-        )  # fmt: skip
+            415,
+            "unsupported-content-type",
+            "Content type not supported.",
+            f"The {what} must be sent as application/json.",
+            parameter="Content-Type",
+        )
     return _decode(bottle.request.body.read())
 
 
@@ -87,10 +90,12 @@ class TokenRateLimit:
             if len(seen) >= self.limit:
                 retry = max(1, int(seen[0] + self.window - now) + 1)
                 raise Problem(
-                    429, "too-many-requests", "Too many requests",
+                    429,
+                    "too-many-requests",
+                    "Too many requests",
                     f"More than {self.limit} token requests in {int(self.window)} s; reuse tokens.",
                     headers={"Retry-After": str(retry)},
-                )  # fmt: skip
+                )
             seen.append(now)
 
 
@@ -264,22 +269,33 @@ def build_app(sandbox: Sandbox, rate_limit: TokenRateLimit | None = None) -> bot
     def on_error(error: bottle.HTTPError) -> str:
         if error.status_code == 405:
             problem = Problem(
-                405, "method-not-allowed", "Method not allowed",
+                405,
+                "method-not-allowed",
+                "Method not allowed",
                 f"{bottle.request.method} is not allowed on {bottle.request.path}.",
-            )  # fmt: skip
+            )
         elif error.status_code == 404:
             problem = Problem(
-                404, "resource-not-found", "Requested resource is not found.",
+                404,
+                "resource-not-found",
+                "Requested resource is not found.",
                 f"No resource at {bottle.request.path}.",
-            )  # fmt: skip
+            )
         else:
             if error.exception:
-                log.error("internal error on %s %s: %r\n%s", bottle.request.method,
-                          bottle.request.path, error.exception, error.traceback)  # fmt: skip
+                log.error(
+                    "internal error on %s %s: %r\n%s",
+                    bottle.request.method,
+                    bottle.request.path,
+                    error.exception,
+                    error.traceback,
+                )
             problem = Problem(
-                500, "internal-server-error", "Internal server error",
+                500,
+                "internal-server-error",
+                "Internal server error",
                 "The emulator failed to handle this request; its log has the details.",
-            )  # fmt: skip
+            )
         bottle.response.content_type = JSON
         return json.dumps(problem.envelope())
 
@@ -330,9 +346,13 @@ class Middleware:
         if length > MAX_BODY:
             return self._send(
                 respond,
-                Problem(413, "invalid-content", "Payload too large",
-                        f"The request body is over {MAX_BODY} bytes."),
-            )  # fmt: skip
+                Problem(
+                    413,
+                    "invalid-content",
+                    "Payload too large",
+                    f"The request body is over {MAX_BODY} bytes.",
+                ),
+            )
         latency, fault = self.faults.pick(method, path)
         if latency:
             time.sleep(latency)
@@ -349,22 +369,31 @@ class Middleware:
         return [body]
 
 
-_REASONS = {413: "Payload Too Large", 429: "Too Many Requests", 500: "Internal Server Error",
-            503: "Service Unavailable"}  # fmt: skip
+_REASONS = {
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
 
 
 def _fault_problem(status: int | None, retry_after: int) -> Problem:
     if status == 429:
         return Problem(
-            429, "too-many-requests", "Too many requests", "Request rate limit reached.",
+            429,
+            "too-many-requests",
+            "Too many requests",
+            "Request rate limit reached.",
             headers={"Retry-After": str(retry_after)},
-        )  # fmt: skip
+        )
     if status == 503:
         return Problem(
-            503, "service-unavailable", "Service unavailable",
+            503,
+            "service-unavailable",
+            "Service unavailable",
             "The service is temporarily unavailable. Please try again later.",
             headers={"Retry-After": str(retry_after)},
-        )  # fmt: skip
+        )
     return Problem(
         500, "internal-server-error", "Internal server error", "An unexpected error occurred."
     )

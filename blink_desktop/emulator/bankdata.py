@@ -81,8 +81,10 @@ def build(
                 "institution": institution_id,
                 "status": "available",
                 "transactionIntervals": [
-                    {"from": (anchor - timedelta(days=DAYS)).date().isoformat(),
-                     "to": anchor.date().isoformat()}
+                    {
+                        "from": (anchor - timedelta(days=DAYS)).date().isoformat(),
+                        "to": anchor.date().isoformat(),
+                    }
                 ],
                 "links": {
                     "self": f"{base}/users/{user_id}/accounts/{account_id}",
@@ -91,7 +93,7 @@ def build(
                     "institution": f"{base}/institutions/{institution_id}",
                 },
             }
-        )  # fmt: skip
+        )
         for number, (moment, spec, amount, running, pending) in enumerate(rows):
             transaction_id = _uuid(connection_id, account_id, number)
             description, klass, code, title, _ = spec

@@ -21,10 +21,19 @@ def _field(key: str) -> Callable[[Any], Any]:
 FIELDS: dict[str, Callable[[Any], Any]] = {
     f"institution.{key}": _field(key)
     for key in (
-        "id", "name", "shortName", "institutionType", "country", "serviceName",
-        "serviceType", "tier", "authorization", "stage", "status",
+        "id",
+        "name",
+        "shortName",
+        "institutionType",
+        "country",
+        "serviceName",
+        "serviceType",
+        "tier",
+        "authorization",
+        "stage",
+        "status",
     )
-}  # fmt: skip
+}
 
 
 @cache

@@ -8,11 +8,13 @@ import shlex
 import threading
 from typing import Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 
 class Fault(BaseModel):
     """One rule. `route` is `[METHOD ]PATH-PATTERN` with shell wildcards, e.g. `POST /users/*`."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
     route: str = "*"
     latency: float = Field(default=0.0, ge=0, le=60, description="seconds added before answering")
@@ -20,6 +22,12 @@ class Fault(BaseModel):
     rate: float = Field(default=1.0, ge=0, le=1, description="share of matching requests hit")
     retry_after: int = Field(default=1, ge=0, le=3600)
     times: int | None = Field(default=None, ge=1, description="stop after this many hits")
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status_from_text(cls, value: object) -> object:
+        # The command line gives "503"; a Literal of ints does not coerce text by itself.
+        return int(value) if isinstance(value, str) and value.isdigit() else value
 
     def applies_to(self, method: str, path: str) -> bool:
         wanted_method, _, pattern = self.route.rpartition(" ")

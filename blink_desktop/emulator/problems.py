@@ -44,30 +44,44 @@ class Problem(Exception):
 
 def not_valid(detail: str, parameter: str | None = None, pointer: str | None = None) -> Problem:
     return Problem(
-        400, "parameter-not-valid", "Parameter not valid.", detail,
-        parameter=parameter, pointer=pointer,
-    )  # fmt: skip
+        400,
+        "parameter-not-valid",
+        "Parameter not valid.",
+        detail,
+        parameter=parameter,
+        pointer=pointer,
+    )
 
 
 def not_supplied(detail: str, parameter: str | None = None, pointer: str | None = None) -> Problem:
     return Problem(
-        400, "parameter-not-supplied", "Required parameter not supplied", detail,
-        parameter=parameter, pointer=pointer,
-    )  # fmt: skip
+        400,
+        "parameter-not-supplied",
+        "Required parameter not supplied",
+        detail,
+        parameter=parameter,
+        pointer=pointer,
+    )
 
 
 def not_found(what: str, parameter: str = "id") -> Problem:
     return Problem(
-        404, "resource-not-found", "Requested resource is not found.",
-        f"Requested {what} does not exist.", parameter=parameter,
-    )  # fmt: skip
+        404,
+        "resource-not-found",
+        "Requested resource is not found.",
+        f"Requested {what} does not exist.",
+        parameter=parameter,
+    )
 
 
 def invalid_token() -> Problem:
     return Problem(
-        401, "invalid-authorization-token", "Invalid authorization token",
-        "Invalid authorization token.", parameter="Authorization",
-    )  # fmt: skip
+        401,
+        "invalid-authorization-token",
+        "Invalid authorization token",
+        "Invalid authorization token.",
+        parameter="Authorization",
+    )
 
 
 def unauthorized(detail: str = "You are not authorized to access this resource") -> Problem:

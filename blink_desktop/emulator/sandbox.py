@@ -126,28 +126,37 @@ class Sandbox:
         if not authorization:
             raise not_supplied(
                 "Authorization header parameter is required",
-                "Authorization", "header/Authorization",
-            )  # fmt: skip
+                "Authorization",
+                "header/Authorization",
+            )
         scheme, _, key = authorization.partition(" ")
         if scheme.lower() != "basic" or not key.strip():
             raise not_valid("Invalid authorization header", "Authorization", "header/Authorization")
         if not hmac.compare_digest(key.strip().encode(), self.api_key.encode()):
             raise Problem(
-                404, "parameter-not-valid", "We have encountered an error",
+                404,
+                "parameter-not-valid",
+                "We have encountered an error",
                 "Unable to authenticate. Please, check your API key",
-            )  # fmt: skip
+            )
         if not version:
             raise Problem(
-                400, "parameter-not-valid", "Required parameter not valid",
+                400,
+                "parameter-not-valid",
+                "Required parameter not valid",
                 "Basiq-version must be specified in HTTP request header",
-                parameter="basiq-version", pointer="header/basiq-version",
-            )  # fmt: skip
+                parameter="basiq-version",
+                pointer="header/basiq-version",
+            )
         if version not in VERSIONS:
             raise Problem(
-                400, "parameter-not-valid", "Required parameter not valid",
+                400,
+                "parameter-not-valid",
+                "Required parameter not valid",
                 f"Basiq-version {version!r} is not supported; use one of {', '.join(VERSIONS)}",
-                parameter="basiq-version", pointer="header/basiq-version",
-            )  # fmt: skip
+                parameter="basiq-version",
+                pointer="header/basiq-version",
+            )
         scope = str(fields.get("scope") or "SERVER_ACCESS").upper()
         if scope not in ("SERVER_ACCESS", "CLIENT_ACCESS"):
             raise not_valid("Scope must be SERVER_ACCESS or CLIENT_ACCESS.", "scope", "body/scope")
@@ -165,6 +174,7 @@ class Sandbox:
             version,
             self.token_ttl,
             user_id if scope == "CLIENT_ACCESS" else None,
+            self._generation(),
         )
         return {"access_token": token, "token_type": "Bearer", "expires_in": self.token_ttl}
 
@@ -178,8 +188,7 @@ class Sandbox:
             claims = self.issuer.verify(token.strip())
         except TokenError:
             raise invalid_token() from None
-        revoked_before = float(self.state.meta("revoked_before") or 0)
-        if claims.expires_at <= self.clock() or claims.issued_at < revoked_before:
+        if claims.expires_at <= self.clock() or claims.generation < self._generation():
             raise expired()
         if need == "server" and not claims.is_server:
             raise forbidden()
@@ -191,7 +200,10 @@ class Sandbox:
 
     def expire_tokens(self) -> None:
         """Make every token issued so far expired, as if an hour had passed."""
-        self.state.set_meta("revoked_before", str(int(self.clock()) + 1))
+        self.state.set_meta("generation", str(self._generation() + 1))
+
+    def _generation(self) -> int:
+        return int(self.state.meta("generation") or 0)
 
     # users
     def create_user(self, body: Any, base: str) -> dict[str, Any]:
@@ -240,8 +252,11 @@ class Sandbox:
                 "type": "list",
                 "count": len(connections),
                 "data": [
-                    {"type": "connection", "id": row["id"],
-                     "links": {"self": f"{prefix}/connections/{row['id']}"}}
+                    {
+                        "type": "connection",
+                        "id": row["id"],
+                        "links": {"self": f"{prefix}/connections/{row['id']}"},
+                    }
                     for row in connections
                 ],
             },
@@ -249,8 +264,11 @@ class Sandbox:
                 "type": "list",
                 "count": len(accounts),
                 "data": [
-                    {"type": "account", "id": account["id"],
-                     "links": {"self": account["links"]["self"]}}
+                    {
+                        "type": "account",
+                        "id": account["id"],
+                        "links": {"self": account["links"]["self"]},
+                    }
                     for account in accounts
                 ],
             },
@@ -261,7 +279,7 @@ class Sandbox:
                 "transactions": f"{prefix}/transactions",
                 "auth_link": None,
             },
-        }  # fmt: skip
+        }
 
     def _user(self, user_id: str) -> Row:
         user = self.state.user(user_id)
@@ -303,17 +321,26 @@ class Sandbox:
         login_id, password = self._credentials(request, need_login=True)
         if self.state.duplicate(user_id, institution_id, login_id):
             raise Problem(
-                409, "resource-already-exists", "Resource already exists",
+                409,
+                "resource-already-exists",
+                "Resource already exists",
                 "A connection with these credentials already exists for this user and institution.",
-                parameter="loginId", pointer="connection/loginId",
-            )  # fmt: skip
+                parameter="loginId",
+                pointer="connection/loginId",
+            )
         failure = scenarios.login(login_id, password)
         mfa = self._mfa(claims, institution, user_id, failure is None)
         connection_id = str(uuid.uuid4())
         self.state.add_connection(
-            {"id": connection_id, "user_id": user_id, "institution_id": institution_id,
-             "login_id": login_id, "status": "pending", "created": self.clock()}
-        )  # fmt: skip
+            {
+                "id": connection_id,
+                "user_id": user_id,
+                "institution_id": institution_id,
+                "login_id": login_id,
+                "status": "pending",
+                "created": self.clock(),
+            }
+        )
         return self._start_job(
             user_id, connection_id, institution_id, login_id, "create", failure, mfa, base
         )
@@ -329,8 +356,9 @@ class Sandbox:
         ):
             raise not_valid(
                 "Institution can't be changed on an existing connection.",
-                "id", "connection/institution/id",
-            )  # fmt: skip
+                "id",
+                "connection/institution/id",
+            )
         login_id, password = self._credentials(request, need_login=False)
         login_id = login_id or connection["login_id"]
         institution = self._institution(connection["institution_id"], base)
@@ -352,9 +380,15 @@ class Sandbox:
         connection = self._connection(user_id, connection_id)
         failure = scenarios.INVALID_CREDENTIALS if connection["status"] == "invalid" else None
         return self._start_job(
-            user_id, connection_id, connection["institution_id"], connection["login_id"],
-            "refresh", failure, "none", base,
-        )  # fmt: skip
+            user_id,
+            connection_id,
+            connection["institution_id"],
+            connection["login_id"],
+            "refresh",
+            failure,
+            "none",
+            base,
+        )
 
     def refresh_all(self, user_id: str, base: str) -> dict[str, Any]:
         self._user(user_id)
@@ -385,8 +419,12 @@ class Sandbox:
             "institution.id": lambda item: item["institution"]["id"],
         }
         rows = self._filter(rows, filter_text, fields)
-        return {"type": "list", "count": len(rows), "data": rows,
-                "links": {"self": f"{base}/users/{user_id}/connections"}}  # fmt: skip
+        return {
+            "type": "list",
+            "count": len(rows),
+            "data": rows,
+            "links": {"self": f"{base}/users/{user_id}/connections"},
+        }
 
     def _connection_json(self, row: Row, base: str, server: bool) -> dict[str, Any]:
         prefix = f"{base}/users/{row['user_id']}"
@@ -396,8 +434,11 @@ class Sandbox:
             "type": "connection",
             "id": row["id"],
             "mfaEnabled": institution["authorization"] in catalogue.MFA_AUTHORIZATIONS,
-            "institution": {"type": "institution", "id": institution["id"],
-                            "links": {"self": institution["links"]["self"]}},
+            "institution": {
+                "type": "institution",
+                "id": institution["id"],
+                "links": {"self": institution["links"]["self"]},
+            },
             "accounts": {"type": "list", "data": accounts},
             "links": {
                 "self": f"{prefix}/connections/{row['id']}",
@@ -405,7 +446,7 @@ class Sandbox:
                 "transactions": f"{prefix}/transactions?filter=connection.id.eq('{row['id']}')",
                 "user": prefix,
             },
-        }  # fmt: skip
+        }
         if server:
             result["status"] = row["status"]
             result["createdDate"] = _iso(row["created"])
@@ -461,8 +502,9 @@ class Sandbox:
             raise not_valid(
                 f"{institution['name']} asks for multi-factor authentication, which needs a "
                 "token created with basiq-version 2.1 or later.",
-                "id", "connection/institution/id",
-            )  # fmt: skip
+                "id",
+                "connection/institution/id",
+            )
         if authorization == "user-mfa-intermittent" and login_ok:
             # Deterministic "sometimes": the bank asks on every other attempt of this user.
             asks = self.state.count_jobs(user_id, institution["id"]) % 2 == 0
@@ -484,10 +526,17 @@ class Sandbox:
         challenge = scenarios.mfa_challenge(login_id) if mfa == "required" else None
         plan = Plan.make(job_id, self.job_speed, failure, mfa, challenge)
         self.state.add_job(
-            {"id": job_id, "user_id": user_id, "connection_id": connection_id,
-             "institution_id": institution_id, "login_id": login_id, "kind": kind,
-             "created": self.clock(), "plan": plan.to_dict()}
-        )  # fmt: skip
+            {
+                "id": job_id,
+                "user_id": user_id,
+                "connection_id": connection_id,
+                "institution_id": institution_id,
+                "login_id": login_id,
+                "kind": kind,
+                "created": self.clock(),
+                "plan": plan.to_dict(),
+            }
+        )
         return {"type": "job", "id": job_id, "links": {"self": f"{base}/jobs/{job_id}"}}
 
     # jobs
@@ -612,8 +661,12 @@ class Sandbox:
             item for row in self.state.connections(user_id) for item in self._data(row, base)[0]
         ]
         rows = self._filter(rows, filter_text, self._ACCOUNT_FIELDS)
-        return {"type": "list", "count": len(rows), "data": rows,
-                "links": {"self": f"{base}/users/{user_id}/accounts"}}  # fmt: skip
+        return {
+            "type": "list",
+            "count": len(rows),
+            "data": rows,
+            "links": {"self": f"{base}/users/{user_id}/accounts"},
+        }
 
     def account(self, user_id: str, account_id: str, base: str) -> dict[str, Any]:
         for item in self.accounts(user_id, None, base)["data"]:
@@ -664,8 +717,12 @@ class Sandbox:
     # institutions
     def institutions(self, filter_text: str | None, base: str) -> dict[str, Any]:
         rows = self._filter(catalogue.institutions(base), filter_text, catalogue.FIELDS)
-        return {"type": "list", "totalCount": len(rows), "data": rows,
-                "links": {"self": f"{base}/institutions"}}  # fmt: skip
+        return {
+            "type": "list",
+            "totalCount": len(rows),
+            "data": rows,
+            "links": {"self": f"{base}/institutions"},
+        }
 
     def institution(self, institution_id: str, base: str) -> dict[str, Any]:
         institution = catalogue.institution(institution_id, base)

@@ -67,9 +67,11 @@ class Emulator:
 
     def start(self) -> Emulator:
         self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.1},
-            name="emulator", daemon=True,
-        )  # fmt: skip
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": 0.1},
+            name="emulator",
+            daemon=True,
+        )
         self._thread.start()
         return self
 

@@ -107,8 +107,12 @@ class State:
     def add_user(self, user_id: str, email: str | None, mobile: str | None, details: Row) -> None:
         self._run(
             "INSERT INTO users (id, email, mobile, details, created) VALUES (?, ?, ?, ?, ?)",
-            user_id, email, mobile, json.dumps(details), time.time(),
-        )  # fmt: skip
+            user_id,
+            email,
+            mobile,
+            json.dumps(details),
+            time.time(),
+        )
 
     def user(self, user_id: str) -> Row | None:
         row = self._one("SELECT * FROM users WHERE id = ?", user_id)
@@ -121,8 +125,11 @@ class State:
     ) -> None:
         self._run(
             "UPDATE users SET email = ?, mobile = ?, details = ? WHERE id = ?",
-            email, mobile, json.dumps(details), user_id,
-        )  # fmt: skip
+            email,
+            mobile,
+            json.dumps(details),
+            user_id,
+        )
 
     def delete_user(self, user_id: str) -> bool:
         return self._run("DELETE FROM users WHERE id = ?", user_id) > 0
@@ -144,8 +151,10 @@ class State:
     def duplicate(self, user_id: str, institution_id: str, login_id: str) -> Row | None:
         return self._one(
             "SELECT * FROM connections WHERE user_id = ? AND institution_id = ? AND login_id = ?",
-            user_id, institution_id, login_id,
-        )  # fmt: skip
+            user_id,
+            institution_id,
+            login_id,
+        )
 
     def update_connection(self, connection_id: str, **values: Any) -> None:
         assignments = ", ".join(f"{column} = ?" for column in values)
@@ -169,8 +178,9 @@ class State:
     def jobs(self, user_id: str, since: float) -> list[Row]:
         rows = self._all(
             "SELECT * FROM jobs WHERE user_id = ? AND created >= ? ORDER BY created DESC, id",
-            user_id, since,
-        )  # fmt: skip
+            user_id,
+            since,
+        )
         return [job for job in map(_decode_job, rows) if job]
 
     def unfinished_jobs(self) -> list[Row]:
@@ -185,8 +195,9 @@ class State:
         row = self._one(
             "SELECT COUNT(*) AS n FROM jobs"
             " WHERE user_id = ? AND institution_id = ? AND kind = 'create'",
-            user_id, institution_id,
-        )  # fmt: skip
+            user_id,
+            institution_id,
+        )
         return int(row["n"]) if row else 0
 
 

@@ -26,6 +26,7 @@ class Claims:
     issued_at: int
     expires_at: int
     user_id: str | None
+    generation: int
 
     @property
     def is_server(self) -> bool:
@@ -46,7 +47,9 @@ class TokenIssuer:
         self.partner_id = partner_id
         self.application_id = application_id
 
-    def issue(self, scope: Scope, version: str, ttl: int, user_id: str | None = None) -> str:
+    def issue(
+        self, scope: Scope, version: str, ttl: int, user_id: str | None = None, generation: int = 0
+    ) -> str:
         now = int(time.time())
         payload: dict[str, Any] = {
             "partnerid": self.partner_id,
@@ -57,6 +60,7 @@ class TokenIssuer:
             "version": version,
             "iat": now,
             "exp": now + ttl,
+            "generation": generation,  # the emulator's "expire all tokens now" bumps this
         }
         if user_id:
             payload["userid"] = user_id
@@ -84,6 +88,7 @@ class TokenIssuer:
                 issued_at=int(payload["iat"]),
                 expires_at=int(payload["exp"]),
                 user_id=payload.get("userid"),
+                generation=int(payload.get("generation", 0)),
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise TokenError("unreadable payload") from exc

@@ -1,0 +1,157 @@
+"""Shared fixtures: a clean environment for every test, and a real emulator on port 0."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import pytest
+import requests
+
+from blink_desktop.emulator import Emulator
+
+T = TypeVar("T")
+
+FAST = 25.0  # job speed for tests: a whole job takes well under half a second
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No developer setting, proxy or config file leaks into a test."""
+    for name in list(os.environ):
+        if name.startswith("BLINK_DESKTOP_") or name.lower().endswith("_proxy"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("BLINK_DESKTOP_CONFIG", str(tmp_path / "config.toml"))
+    monkeypatch.setenv("BLINK_DESKTOP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("BLINK_DESKTOP_LOG_DIR", str(tmp_path / "logs"))
+
+
+@pytest.fixture(autouse=True)
+def reset_logging() -> Iterator[None]:
+    """A test that sets up logging leaves no open log file behind."""
+    yield
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+
+
+def wait_for(check: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Poll until check() returns something truthy, or fail after timeout seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {check}")
+        time.sleep(interval)
+
+
+class Api:
+    """A thin client that speaks to the emulator the way any Basiq client does."""
+
+    def __init__(self, emulator: Emulator) -> None:
+        self.emulator = emulator
+        self.url = emulator.url
+        self.http = requests.Session()
+
+    def call(
+        self, method: str, path: str, token: str | None = None, **kwargs: Any
+    ) -> requests.Response:
+        headers = kwargs.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+
+    def token(
+        self, scope: str = "SERVER_ACCESS", version: str = "2.0", user_id: str | None = None
+    ) -> str:
+        data = {"scope": scope}
+        if user_id:
+            data["userId"] = user_id
+        response = self.http.post(
+            f"{self.url}/token",
+            headers={"Authorization": f"Basic {self.emulator.api_key}", "basiq-version": version},
+            data=data,
+            timeout=10,
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def user(self, email: str = "gavin@hooli.com") -> str:
+        response = self.call("POST", "/users", self.token(), json={"email": email})
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    def connect(
+        self,
+        user_id: str,
+        login: str = "gavinBelson",
+        password: str = "hooli2016",
+        institution: str = "AU00000",
+        token: str | None = None,
+    ) -> requests.Response:
+        return self.call(
+            "POST",
+            f"/users/{user_id}/connections",
+            token or self.token("CLIENT_ACCESS"),
+            json={"loginId": login, "password": password, "institution": {"id": institution}},
+        )
+
+    def job(self, job_id: str, token: str | None = None) -> dict[str, Any]:
+        response = self.call("GET", f"/jobs/{job_id}", token or self.token())
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def wait_job(
+        self, job_id: str, step: str, status: str, timeout: float = 10.0
+    ) -> dict[str, Any]:
+        token = self.token()
+
+        def reached() -> dict[str, Any] | None:
+            job = self.job(job_id, token)
+            return job if step_status(job, step) == status else None
+
+        return wait_for(reached, timeout)
+
+    def connected(self, user_id: str, **kwargs: Any) -> str:
+        """Connect and wait for the whole job; return the connection id."""
+        response = self.connect(user_id, **kwargs)
+        assert response.status_code == 202, response.text
+        job = self.wait_job(response.json()["id"], "retrieve-transactions", "success")
+        return str(job["links"]["source"].rsplit("/", 1)[1])
+
+
+def step_status(job: dict[str, Any], title: str) -> str | None:
+    return next((s["status"] for s in job["steps"] if s["title"] == title), None)
+
+
+def step(job: dict[str, Any], title: str) -> dict[str, Any]:
+    return dict(next(s for s in job["steps"] if s["title"] == title))
+
+
+def error_of(response: requests.Response) -> dict[str, Any]:
+    """The single error of a Basiq envelope, after checking the envelope itself."""
+    assert response.headers["Content-Type"] == "application/json"
+    body = response.json()
+    assert body["type"] == "list"
+    assert body["correlationId"]
+    assert len(body["data"]) == 1
+    assert body["data"][0]["type"] == "error"
+    return dict(body["data"][0])
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    with Emulator(job_speed=FAST) as running:
+        yield running
+
+
+@pytest.fixture
+def api(emulator: Emulator) -> Api:
+    return Api(emulator)
