@@ -214,11 +214,11 @@ def test_foreground_command_prints_url_then_one_line_per_request_and_stops_on_ct
     with cli_emulator("--port", "0", "--job-speed", "10") as (process, url):
         assert url.startswith("http://127.0.0.1:")
         assert requests.get(f"{url}/public/institutions", timeout=10).status_code == 200
-        assert requests.get(f"{url}/index.html?access_token=SECRET-TOKEN", timeout=10).ok
+        assert requests.get(f"{url}/logos/AU00000.svg?access_token=SECRET-TOKEN", timeout=10).ok
         assert process.stdout is not None
         assert "GET /public/institutions 200" in process.stdout.readline()
         line = process.stdout.readline()
-        assert "GET /index.html?access_token=[redacted] 200" in line
+        assert "GET /logos/AU00000.svg?access_token=[redacted] 200" in line
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=10)
         assert process.returncode == 0
