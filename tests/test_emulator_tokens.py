@@ -147,7 +147,8 @@ def test_expired_token_gets_403_access_denied(api: Api) -> None:
 
 
 def test_token_expires_after_its_lifetime() -> None:
-    with Emulator(token_ttl=1) as emulator:
+    # iat and exp are whole seconds, so a token lives between ttl - 1 and ttl seconds.
+    with Emulator(token_ttl=2) as emulator:
         api = Api(emulator)
         token = api.token()
         user = api.call("POST", "/users", token, json={"email": "a@b.co"}).json()["id"]

@@ -7,6 +7,7 @@ import hashlib
 import hmac
 import json
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -60,6 +61,7 @@ class TokenIssuer:
             "version": version,
             "iat": now,
             "exp": now + ttl,
+            "jti": uuid.uuid4().hex,  # every token is distinct, even within one second
             "generation": generation,  # the emulator's "expire all tokens now" bumps this
         }
         if user_id:

@@ -1,0 +1,105 @@
+"""window.pywebview.api: what the host page may ask of Python.
+
+Every method takes the bridge token first (a cross-origin frame can reach the bridge on some
+backends, but cannot read the page's token), returns JSON, and never raises: errors come back
+as {"ok": false, "error": message, "retry": bool}.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import threading
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from blink_desktop.errors import ApiUnavailable, BlinkError
+from blink_desktop.services import ConnectService
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., dict[str, Any]])
+REFUSED = {"ok": False, "error": "Refused: this call did not come from the app's own page."}
+
+
+def _guarded(method: F) -> F:
+    @functools.wraps(method)
+    def wrapper(self: Bridge, token: object, *args: Any) -> dict[str, Any]:
+        if not isinstance(token, str) or not hmac.compare_digest(token, self._token):
+            log.warning("refused a bridge call to %s with a wrong token", method.__name__)
+            return dict(REFUSED)
+        try:
+            return {"ok": True, **method(self, token, *args)}
+        except ApiUnavailable as exc:
+            return {"ok": False, "error": str(exc), "retry": True}
+        except BlinkError as exc:
+            return {"ok": False, "error": str(exc), "retry": False}
+        except Exception:
+            log.exception("bridge call %s failed", method.__name__)
+            return {
+                "ok": False,
+                "error": "Something went wrong inside blink-desktop; its log file has the details.",
+                "retry": True,
+            }
+
+    return wrapper  # type: ignore[return-value]
+
+
+class Bridge:
+    def __init__(self, service: ConnectService, token: str) -> None:
+        self._service = service
+        self._token = token
+        self._dropped = 0
+        self._lock = threading.Lock()
+
+    @_guarded
+    def bootstrap(self, token: str) -> dict[str, Any]:
+        service = self._service
+        return {
+            "mode": "emulator" if service.emulated else "basiq",
+            "identifier": service.identifier(),
+            "blink_origin": service.blink_origin,
+            "transport": service.transport,
+            "connections": service.connections(),
+        }
+
+    @_guarded
+    def set_identifier(self, token: str, identifier: object) -> dict[str, Any]:
+        if not isinstance(identifier, str):
+            raise BlinkError("Enter an email address to identify you to Basiq.")
+        return {"identifier": self._service.set_identifier(identifier)}
+
+    @_guarded
+    def start_connect(self, token: str, parent_origin: object = None) -> dict[str, Any]:
+        origin = parent_origin if isinstance(parent_origin, str) else None
+        session = self._service.start(origin)
+        return {"url": session.url}
+
+    @_guarded
+    def receive(self, token: str, message: object) -> dict[str, Any]:
+        if not isinstance(message, dict):
+            message = {"origin": "", "data": message}
+        origin = message.get("origin")
+        return self._service.receive(
+            origin if isinstance(origin, str) else "", message.get("data")
+        ).to_json()
+
+    @_guarded
+    def progress(self, token: str, job_id: object) -> dict[str, Any]:
+        if not isinstance(job_id, str):
+            raise BlinkError("No connection attempt to follow.")
+        return self._service.progress(job_id)
+
+    @_guarded
+    def connections(self, token: str) -> dict[str, Any]:
+        return {"connections": self._service.connections()}
+
+    @_guarded
+    def dropped(self, token: str, origin: object = None) -> dict[str, Any]:
+        """The page dropped a message from an unexpected origin or frame."""
+        with self._lock:
+            self._dropped += 1
+            count = self._dropped
+        log.warning("dropped a message from %r (%d so far)", str(origin)[:200], count)
+        return {"dropped": count}

@@ -1,0 +1,145 @@
+"""The local database: schema versions, idempotent connections, threads, permissions, full disk."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import stat
+import threading
+from pathlib import Path
+
+import pytest
+
+from blink_desktop.errors import StoreError
+from blink_desktop.models import parse_event
+from blink_desktop.store import MIGRATIONS, Store
+
+SUCCESS = '{"event":"connection","payload":{"success":true,"data":{"id":"conn-1"}}}'
+
+
+def record_success(store: Store, raw: str = SUCCESS) -> None:
+    store.record(
+        "http://blink",
+        raw,
+        event="connection",
+        accepted=True,
+        basiq_user_id="u1",
+        parsed=parse_event(raw),
+    )
+
+
+def test_new_database_is_owner_only_wal_and_current(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data" / "blink.db")
+    assert stat.S_IMODE((tmp_path / "data" / "blink.db").stat().st_mode) == 0o600
+    assert store.version == len(MIGRATIONS)
+    mode = (
+        sqlite3.connect(tmp_path / "data" / "blink.db").execute("PRAGMA journal_mode").fetchone()[0]
+    )
+    assert mode == "wal"
+
+
+def test_the_same_connection_twice_is_one_row_and_two_log_entries(tmp_path: Path) -> None:
+    store = Store(tmp_path / "blink.db")
+    record_success(store)
+    record_success(store)
+    assert [c.id for c in store.connections()] == ["conn-1"]
+    assert [e["event"] for e in store.events()] == ["connection", "connection"]
+
+
+def test_rejected_messages_are_logged_with_their_reason(tmp_path: Path) -> None:
+    store = Store(tmp_path / "blink.db")
+    store.record(
+        "http://evil", "{not json", event=None, accepted=False, reason="message is not JSON"
+    )
+    [event] = store.events()
+    assert (event["accepted"], event["reason"], event["origin"]) == (
+        False,
+        "message is not JSON",
+        "http://evil",
+    )
+    assert store.connections() == []
+
+
+def test_migrates_a_version_1_database_keeping_its_rows(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    db = sqlite3.connect(path)
+    for statement in MIGRATIONS[0]:
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 1")
+    db.execute(
+        "INSERT INTO connections VALUES"
+        " ('old-conn', 'u1', 'Hooli', 'connected', 't0', 't0', 'connection')"
+    )
+    db.execute("INSERT INTO users VALUES ('me@x.co', 'u1', 't0')")
+    db.commit()
+    db.close()
+    store = Store(path)
+    assert store.version == len(MIGRATIONS)
+    [old] = store.connections()
+    assert (old.id, old.institution, old.logo) == ("old-conn", "Hooli", None)
+    assert store.basiq_user("me@x.co") == "u1"
+    record_success(store)
+    assert {c.id for c in store.connections()} == {"old-conn", "conn-1"}
+
+
+def test_a_newer_schema_is_refused_without_touching_it(tmp_path: Path) -> None:
+    path = tmp_path / "new.db"
+    sqlite3.connect(path).execute("PRAGMA user_version = 99").connection.commit()
+    with pytest.raises(StoreError, match="newer blink-desktop"):
+        Store(path)
+    assert sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0] == 99
+
+
+def test_concurrent_writers_from_several_threads_lose_nothing(tmp_path: Path) -> None:
+    store = Store(tmp_path / "blink.db")
+    errors: list[BaseException] = []
+
+    def write(worker: int) -> None:
+        try:
+            for n in range(50):
+                data = {"id": f"c{worker}-{n % 10}"}
+                raw = json.dumps(
+                    {"event": "connection", "payload": {"success": True, "data": data}}
+                )
+                record_success(store, raw)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    assert len(store.events()) == 400
+    assert len(store.connections()) == 80
+    other = Store(tmp_path / "blink.db")  # a second process-like reader sees every commit
+    assert len(other.events()) == 400
+
+
+def test_full_disk_gives_a_clear_error_and_keeps_what_was_stored(tmp_path: Path) -> None:
+    store = Store(tmp_path / "blink.db")
+    record_success(store)
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now "full"
+    big = "x" * 200_000
+    with pytest.raises(StoreError, match="disk space"):
+        store.record("http://blink", big, event=None, accepted=False, reason="too big")
+    assert [c.id for c in store.connections()] == ["conn-1"]
+    assert len(store.events()) == 1
+
+
+def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StoreError, match="BLINK_DESKTOP_DATA_DIR"):
+        Store(blocker / "blink.db")
+
+
+def test_users_map_identifiers_to_basiq_ids(tmp_path: Path) -> None:
+    store = Store(tmp_path / "blink.db")
+    assert store.basiq_user("me@x.co") is None
+    store.remember_user("me@x.co", "u1")
+    store.remember_user("me@x.co", "u1")
+    assert store.basiq_user("me@x.co") == "u1"
+    assert store.last_identifier() == "me@x.co"
