@@ -104,6 +104,7 @@ def build_app(sandbox: Sandbox, rate_limit: TokenRateLimit | None = None) -> bot
     limiter = rate_limit or TokenRateLimit()
     blink_dir = str(paths.assets_dir() / "blink")
     logo_dir = str(paths.assets_dir() / "emulator" / "logos")
+    control_dir = str(paths.assets_dir() / "control")
 
     def api(callback: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -265,6 +266,9 @@ def build_app(sandbox: Sandbox, rate_limit: TokenRateLimit | None = None) -> bot
         app.route(page, "GET", blink_page)
     app.route("/static/<path:path>", "GET", lambda path: bottle.static_file(path, root=blink_dir))
     app.route("/logos/<name>", "GET", lambda name: bottle.static_file(name, root=logo_dir))
+    app.route(
+        "/control/<path:path>", "GET", lambda path: bottle.static_file(path, root=control_dir)
+    )
 
     def on_error(error: bottle.HTTPError) -> str:
         if error.status_code == 405:
