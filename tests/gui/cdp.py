@@ -138,8 +138,17 @@ class _Context:
                 self.wait_for(f"{presses} > {before}", 0.25, interval=0.02)
                 return
             except TimeoutError:
+                if self._gone():
+                    return  # the click closed this frame (Done, Close): it landed
                 if time.monotonic() >= deadline:
                     raise TimeoutError(f"clicks on {selector!r} never reached the page") from None
+
+    def _gone(self) -> bool:
+        try:
+            self.evaluate("1")
+        except CDPError:
+            return True
+        return False
 
     def type(self, selector: str, text: str) -> None:
         """Click into a field, select what is there, and type text with real key input."""
