@@ -15,6 +15,7 @@ from urllib3.util.retry import Retry
 
 from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
 
+BASIQ_API = "https://au-api.basiq.io"
 TIMEOUT = (3.05, 20.0)
 RETRY_STATUSES = (429, 502, 503, 504)
 MAX_RETRY_AFTER = 10.0
@@ -110,33 +111,60 @@ class BasiqClient:
         headers.setdefault("Accept", "application/json")
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        url = self.base_url + path
-        try:
-            response = self.session.request(
-                method, url, headers=headers, timeout=self.timeout, **kwargs
-            )
-        except requests.Timeout:
-            raise ApiUnavailable(
-                f"The Basiq API at {self.base_url} did not answer in time while getting {what}. "
-                "Check your connection, then retry."
-            ) from None
-        except requests.RequestException:
-            raise ApiUnavailable(
-                f"Cannot reach the Basiq API at {self.base_url} to get {what}. "
-                "Check your network connection (or BLINK_DESKTOP_API_URL), then retry."
-            ) from None
-        try:
-            body = response.json()
-        except ValueError:
-            body = None
-        if response.status_code >= 400:
-            raise _error(response.status_code, body, what)
-        if not isinstance(body, dict):
-            raise ApiResponseError(
-                f"The Basiq API answered {response.status_code} with something that is not JSON "
-                f"while getting {what}. Check BLINK_DESKTOP_API_URL points at the API."
-            )
+        status, body = request_json(
+            self.session,
+            method,
+            self.base_url + path,
+            service=f"the Basiq API at {self.base_url}",
+            setting="BLINK_DESKTOP_API_URL",
+            what=what,
+            headers=headers,
+            timeout=self.timeout,
+            **kwargs,
+        )
+        if status >= 400:
+            raise _error(status, body, what)
         return body
+
+
+def request_json(
+    session: requests.Session,
+    method: str,
+    url: str,
+    *,
+    service: str,
+    setting: str,
+    what: str,
+    **kwargs: Any,
+) -> tuple[int, dict[str, Any]]:
+    """(status, JSON object) of one call; transport failures and non-objects become errors."""
+    try:
+        response = session.request(method, url, **kwargs)
+    except requests.Timeout:
+        raise ApiUnavailable(
+            f"{service[:1].upper()}{service[1:]} did not answer in time while getting {what}. "
+            "Check your connection, then retry."
+        ) from None
+    except requests.RequestException:
+        raise ApiUnavailable(
+            f"Cannot reach {service} to get {what}. Check your network connection "
+            f"(or {setting}), then retry."
+        ) from None
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    if not isinstance(body, dict):
+        if response.status_code in RETRY_STATUSES or response.status_code >= 500:
+            raise ApiUnavailable(
+                f"{service[:1].upper()}{service[1:]} is not available right now "
+                f"({response.status_code}) while getting {what}. Retry in a moment."
+            )
+        raise ApiResponseError(
+            f"{service[:1].upper()}{service[1:]} answered {response.status_code} with something "
+            f"that is not JSON while getting {what}. Check {setting}."
+        )
+    return response.status_code, body
 
 
 def _error(status: int, body: Any, what: str) -> ApiResponseError | ApiAuthError | ApiUnavailable:

@@ -74,7 +74,14 @@ class Bridge:
     def start_connect(self, token: str, parent_origin: object = None) -> dict[str, Any]:
         origin = parent_origin if isinstance(parent_origin, str) else None
         session = self._service.start(origin)
-        return {"url": session.url}
+        service = self._service
+        return {
+            "url": session.url,
+            "blink_url": service.blink_url,
+            "user_id": session.basiq_user_id,
+            "access_token": session.token,
+            "parent_origin": service.emulated and service.transport == "iframe",
+        }
 
     @_guarded
     def receive(self, token: str, message: object) -> dict[str, Any]:

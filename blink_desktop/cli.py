@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import argparse
+import csv
+import getpass
+import json
 import logging
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import asdict, fields
 from pathlib import Path
 
-from blink_desktop import __version__, logs
+from blink_desktop import __version__, keychain, logs
 from blink_desktop.errors import BlinkError, SettingsError
+from blink_desktop.models import StoredConnection
 from blink_desktop.settings import Settings, load_settings
+from blink_desktop.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -83,6 +89,40 @@ def build_parser() -> argparse.ArgumentParser:
         help='inject faults, e.g. "\'POST /token\' status=503 rate=0.5" or "/jobs/* latency=2"; '
         "keys: status (429, 500, 503), rate, latency, retry_after, times; repeatable",
     )
+    commands.add_parser(
+        "login",
+        help="store your Basiq API key in the OS keyring (read from the prompt or stdin)",
+    )
+    commands.add_parser("logout", help="remove the stored Basiq API key from the OS keyring")
+
+    serve = commands.add_parser(
+        "serve",
+        help="run the reference server that holds the API key (for development)",
+        description="Run the reference server in the foreground: POST /user, POST /access_token, "
+        "POST /connections, GET /users/{id}/connections, GET /health. The first line printed is "
+        "its base URL. With no API key it uses an embedded emulator. For production, run "
+        "blink_desktop.server:wsgi under a WSGI server (see the README).",
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
+    serve.add_argument(
+        "--port", type=int, default=8000, help="port; 0 picks a free one (%(default)s)"
+    )
+    serve.add_argument("--upstream", metavar="URL", help="the Basiq API (default: au-api.basiq.io)")
+    serve.add_argument("--db", type=Path, metavar="FILE", help="the server's database")
+    serve.add_argument(
+        "--client-id",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="a client id the server accepts; repeatable (or BLINK_DESKTOP_CLIENT_IDS)",
+    )
+
+    listing = commands.add_parser("connections", help="print the stored bank connections")
+    formats = listing.add_mutually_exclusive_group()
+    formats.add_argument("--json", action="store_true", help="as a JSON array")
+    formats.add_argument("--csv", action="store_true", help="as CSV with a header row")
+    events = commands.add_parser("events", help="print the log of every message Blink sent")
+    events.add_argument("--json", action="store_true", help="as a JSON array")
     return parser
 
 
@@ -106,8 +146,125 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace, settings: Settings) -> int:
-    # Until the desktop window lands, running with no command serves the emulator.
-    return _emulator(args if args.command else build_parser().parse_args(["emulator"]))
+    if args.command == "emulator":
+        return _emulator(args)
+    if args.command == "login":
+        return _login()
+    if args.command == "logout":
+        removed = keychain.forget_api_key()
+        print("Removed the API key from the keyring." if removed else "No API key was stored.")
+        return 0
+    if args.command == "serve":
+        return _serve(settings, args)
+    if args.command == "connections":
+        return _connections(settings, args)
+    if args.command == "events":
+        return _events(settings, args)
+    from blink_desktop import app
+
+    return app.run(settings, debug=args.debug)
+
+
+def _login() -> int:
+    if sys.stdin.isatty():
+        key = getpass.getpass("Basiq API key (from the Basiq dashboard; input is hidden): ")
+    else:
+        key = sys.stdin.readline()
+    keychain.store_api_key(key)
+    print(f"Stored the API key in the OS keyring (service {keychain.SERVICE!r}).")
+    return 0
+
+
+def _serve(settings: Settings, args: argparse.Namespace) -> int:
+    from blink_desktop.server import build_server
+    from blink_desktop.wsgi import make, url_of
+
+    server = build_server(
+        settings, upstream=args.upstream, database=args.db, client_ids=args.client_id
+    )
+    try:
+        try:
+            http = make(args.host, args.port, server.app)
+        except OSError as exc:
+            raise BlinkError(
+                f"The server cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
+                "Choose another --port."
+            ) from None
+        _log_to_stdout("blink_desktop.server")
+        print(url_of(http), flush=True)
+        upstream = "an embedded emulator" if server.emulator else server.upstream
+        print(
+            f"blink-desktop serve: Basiq upstream is {upstream}. Stop with Ctrl-C.",
+            file=sys.stderr,
+            flush=True,
+        )
+        try:
+            http.serve_forever(poll_interval=0.2)
+        except KeyboardInterrupt:
+            print("blink-desktop serve: stopped.", file=sys.stderr)
+        finally:
+            http.server_close()
+    finally:
+        server.close()
+    return 0
+
+
+def _log_to_stdout(name: str) -> None:
+    """One line per request on stdout, as `emulator` and `serve` promise."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    handler.addFilter(logs.redactor)
+    logger = logging.getLogger(name)
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+
+
+def _open_store(settings: Settings) -> Store:
+    from blink_desktop.app import database_path
+
+    path = database_path(settings)
+    if not path.exists():
+        raise BlinkError(f"No database yet at {path}: connect a bank with `blink-desktop` first.")
+    return Store(path)
+
+
+def _connections(settings: Settings, args: argparse.Namespace) -> int:
+    store = _open_store(settings)
+    try:
+        rows = [asdict(item) for item in store.connections()]
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+    elif args.csv:
+        columns = [f.name for f in fields(StoredConnection)]
+        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    elif not rows:
+        print("No bank connections yet.")
+    else:
+        for row in rows:
+            name = row["institution"] or "(bank not named yet)"
+            print(f"{row['id']}  {name:<24} {row['status']:<10} {row['created']}")
+    return 0
+
+
+def _events(settings: Settings, args: argparse.Namespace) -> int:
+    store = _open_store(settings)
+    try:
+        rows = store.events()
+    finally:
+        store.close()
+    if args.json:
+        print(json.dumps(rows, indent=2))
+        return 0
+    for row in rows:
+        verdict = "accepted" if row["accepted"] else f"rejected: {row['reason']}"
+        print(f"{row['received']}  {row['event'] or '?':<13} {row['origin']:<28} {verdict}")
+    if not rows:
+        print("No messages received yet.")
+    return 0
 
 
 def _emulator(args: argparse.Namespace) -> int:
@@ -130,12 +287,7 @@ def _emulator(args: argparse.Namespace) -> int:
         ) from None
     except Exception as exc:  # a broken --state file surfaces here as sqlite3.DatabaseError
         raise BlinkError(f"The emulator cannot start: {exc}") from None
-    requests_log = logging.getLogger("blink_desktop.emulator")
-    to_stdout = logging.StreamHandler(sys.stdout)
-    to_stdout.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
-    to_stdout.addFilter(logs.redactor)
-    requests_log.addHandler(to_stdout)
-    requests_log.setLevel(logging.INFO)
+    _log_to_stdout("blink_desktop.emulator")
     print(emulator.url, flush=True)
     print(
         f"blink-desktop emulator: API key {emulator.api_key}\n"

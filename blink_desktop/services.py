@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 from blink_desktop.api_client import BasiqClient
 from blink_desktop.errors import BlinkError
 from blink_desktop.models import Connection, Job, Rejected, StoredConnection, parse_event
+from blink_desktop.outbox import Outbox
 from blink_desktop.providers import TokenProvider
 from blink_desktop.store import Store
 
@@ -65,6 +66,7 @@ class ConnectService:
         transport: Transport = "iframe",
         identifier: str | None = None,
         emulated: bool = False,
+        outbox: Outbox | None = None,
     ) -> None:
         self._provider = provider
         self._client = client
@@ -76,6 +78,7 @@ class ConnectService:
         self._identifier = identifier
         self._session: Session | None = None
         self._lock = threading.Lock()
+        self._outbox = outbox
 
     # who
     def identifier(self) -> str | None:
@@ -138,7 +141,10 @@ class ConnectService:
             basiq_user_id=session.basiq_user_id if session else None,
             job_id=job_id,
             parsed=event,
+            report=self._outbox is not None,
         )
+        if self._outbox is not None and stored is not None:
+            self._outbox.wake()
         outcome = Outcome(accepted=True, event=event.event, job_id=job_id)
         payload = event.payload
         if isinstance(event, Job | Connection) and payload is not None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
@@ -48,6 +49,32 @@ class Settings(BaseSettings):
         default="iframe", description="How Blink reports events: postMessage or basiq:// URLs."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    provider: Literal["auto", "emulator", "direct", "backend"] = Field(
+        default="auto",
+        description="Who plays the server role; auto picks backend, then direct, then emulator.",
+    )
+    backend_url: AnyHttpUrl | None = Field(
+        default=None, description="Your server (blink-desktop serve), for backend mode."
+    )
+    client_id: str | None = Field(
+        default=None, min_length=1, max_length=200, description="This app's id at your server."
+    )
+    client_ids: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Client ids `serve` accepts, comma-separated."
+    )
+    basiq_version: Literal["2.0", "2.1", "3.0"] = Field(
+        default="2.1", description="basiq-version for tokens (2.1 adds MFA; 3.0 binds tokens)."
+    )
+    emulator_job_speed: float = Field(
+        default=1.0, gt=0, le=1000, description="How much faster the embedded emulator's jobs run."
+    )
+
+    @field_validator("client_ids", mode="before")
+    @classmethod
+    def _split_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
 
     @classmethod
     def settings_customise_sources(

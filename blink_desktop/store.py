@@ -51,6 +51,18 @@ MIGRATIONS: list[tuple[str, ...]] = [
         "ALTER TABLE connections ADD COLUMN job_id TEXT",
         "ALTER TABLE connections ADD COLUMN logo TEXT",
     ),
+    (
+        # Reports to your server (backend mode) wait here until it acknowledges them.
+        """CREATE TABLE outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            connection_id TEXT NOT NULL UNIQUE,
+            basiq_user_id TEXT NOT NULL,
+            created TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_attempt REAL NOT NULL DEFAULT 0,
+            last_error TEXT
+        )""",
+    ),
 ]
 
 
@@ -159,8 +171,12 @@ class Store:
         institution: str | None = None,
         job_id: str | None = None,
         parsed: object | None = None,
+        report: bool = False,
     ) -> StoredConnection | None:
-        """Log one message and apply it, in one transaction; return the connection it touched."""
+        """Log one message and apply it, in one transaction; return the connection it touched.
+
+        With `report`, a new connection also goes into the outbox for your server.
+        """
         stamp = now()
         touched: str | None = None
         with self._writing("the event") as db:
@@ -182,7 +198,24 @@ class Store:
                     " job_id = COALESCE(excluded.job_id, connections.job_id)",
                     (touched, basiq_user_id or "", institution, stamp, stamp, job_id),
                 )
+                if report and basiq_user_id:
+                    db.execute(
+                        "INSERT OR IGNORE INTO outbox (connection_id, basiq_user_id, created)"
+                        " VALUES (?, ?, ?)",
+                        (touched, basiq_user_id, stamp),
+                    )
         return self.connection(touched) if touched else None
+
+    def report_connection(self, connection_id: str, basiq_user_id: str) -> None:
+        """A connection a client reported (the reference server's record); idempotent."""
+        stamp = now()
+        with self._writing("the connection") as db:
+            db.execute(
+                "INSERT INTO connections (id, basiq_user_id, status, created, updated, last_event)"
+                " VALUES (?, ?, 'reported', ?, ?, 'report')"
+                " ON CONFLICT (id) DO UPDATE SET updated = excluded.updated",
+                (connection_id, basiq_user_id, stamp, stamp),
+            )
 
     def set_status(self, connection_id: str, status: str, event: str) -> None:
         with self._writing("the connection status") as db:
@@ -197,6 +230,30 @@ class Store:
                 "UPDATE connections SET institution = ?, logo = ? WHERE id = ?",
                 (name, logo or None, connection_id),
             )
+
+    # outbox
+    def due_reports(self, moment: float) -> list[dict[str, Any]]:
+        rows = self._read("SELECT * FROM outbox WHERE next_attempt <= ? ORDER BY id", moment)
+        return [dict(row) for row in rows]
+
+    def next_report_at(self) -> float | None:
+        rows = self._read("SELECT MIN(next_attempt) FROM outbox")
+        return float(rows[0][0]) if rows and rows[0][0] is not None else None
+
+    def report_delivered(self, report_id: int) -> None:
+        with self._writing("the delivered report") as db:
+            db.execute("DELETE FROM outbox WHERE id = ?", (report_id,))
+
+    def report_failed(self, report_id: int, error: str, next_attempt: float) -> None:
+        with self._writing("the failed report") as db:
+            db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
+                " WHERE id = ?",
+                (next_attempt, error[:500], report_id),
+            )
+
+    def pending_reports(self) -> list[dict[str, Any]]:
+        return [dict(row) for row in self._read("SELECT * FROM outbox ORDER BY id")]
 
     # reading
     def connection(self, connection_id: str) -> StoredConnection | None:

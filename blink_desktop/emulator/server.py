@@ -2,27 +2,15 @@
 
 from __future__ import annotations
 
-import socketserver
 import threading
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from blink_desktop.emulator.api import Middleware, TokenRateLimit, build_app
 from blink_desktop.emulator.faults import Fault, Faults
 from blink_desktop.emulator.sandbox import DEFAULT_API_KEY, Sandbox
 from blink_desktop.emulator.state import State
-
-
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """The middleware logs each request once, with the token scrubbed."""
+from blink_desktop.wsgi import make, url_of
 
 
 class Emulator:
@@ -54,16 +42,12 @@ class Emulator:
             self.faults.add(fault)
         app = Middleware(build_app(self.sandbox, TokenRateLimit(token_rate_limit)), self.faults)
         try:
-            self._server = make_server(
-                host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
-            )
+            self._server = make(host, port, app)
         except OSError:
             self.state.close()
             raise
         self._thread: threading.Thread | None = None
-        bound_host, bound_port = str(self._server.server_address[0]), self._server.server_address[1]
-        shown = f"[{bound_host}]" if ":" in bound_host else bound_host
-        self.url = f"http://{shown}:{bound_port}"
+        self.url = url_of(self._server)
 
     def start(self) -> Emulator:
         self._thread = threading.Thread(

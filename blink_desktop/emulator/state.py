@@ -131,6 +131,10 @@ class State:
             user_id,
         )
 
+    def count_users(self) -> int:
+        row = self._one("SELECT COUNT(*) AS n FROM users")
+        return int(row["n"]) if row else 0
+
     def delete_user(self, user_id: str) -> bool:
         return self._run("DELETE FROM users WHERE id = ?", user_id) > 0
 
