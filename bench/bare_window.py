@@ -6,8 +6,8 @@ import os
 import sys
 import tempfile
 import time
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 STARTED = float(sys.argv[1]) if len(sys.argv) > 1 else time.time()
 PAGE = Path(tempfile.gettempdir()) / "blink-desktop-bench-bare.html"

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -13,6 +15,7 @@ import pytest
 import requests
 
 from blink_desktop.emulator import Emulator
+from blink_desktop.wsgi import make, url_of
 
 T = TypeVar("T")
 
@@ -144,6 +147,20 @@ def error_of(response: requests.Response) -> dict[str, Any]:
     assert len(body["data"]) == 1
     assert body["data"][0]["type"] == "error"
     return dict(body["data"][0])
+
+
+@contextmanager
+def serving(app: Callable[..., Iterable[bytes]], port: int = 0) -> Iterator[str]:
+    """Serve a WSGI app on 127.0.0.1 (port 0 picks one) in a thread; yield its base URL."""
+    server = make("127.0.0.1", port, app)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        yield url_of(server)
+    finally:
+        server.shutdown()
+        thread.join(timeout=10)
+        server.server_close()
 
 
 @pytest.fixture

@@ -13,9 +13,9 @@ import pytest
 
 from blink_desktop import app
 from blink_desktop.errors import SettingsError
-from blink_desktop.models import parse_event
 from blink_desktop.settings import load_settings
 from blink_desktop.store import Store
+from tests.test_store import record_success
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -55,15 +55,7 @@ def test_real_basiq_settings_are_used_as_given(monkeypatch: pytest.MonkeyPatch) 
 
 def seed(data_dir: Path) -> None:
     store = Store(data_dir / app.DATABASE)
-    raw = '{"event":"connection","payload":{"success":true,"data":{"id":"conn-1"}}}'
-    store.record(
-        "http://blink",
-        raw,
-        event="connection",
-        accepted=True,
-        basiq_user_id="u1",
-        parsed=parse_event(raw),
-    )
+    record_success(store)
     store.record("http://evil", "nope", event=None, accepted=False, reason="message is not JSON")
     store.close()
 

@@ -6,8 +6,8 @@ import base64
 import json
 import logging
 import socket
-import threading
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -25,50 +25,36 @@ from blink_desktop.providers import BackendProvider
 from blink_desktop.server import Server, build_server
 from blink_desktop.settings import load_settings
 from blink_desktop.store import Store
-from blink_desktop.wsgi import make, url_of
-from tests.conftest import wait_for
+from tests.conftest import serving, wait_for
 
 CLIENT = "desktop-app-1"
 
 
 class Running:
-    def __init__(self, server: Server, port: int = 0) -> None:
+    def __init__(self, server: Server, url: str) -> None:
         self.server = server
-        self.http = make("127.0.0.1", port, server.app)
-        self.url = url_of(self.http)
-        self.thread = threading.Thread(
-            target=self.http.serve_forever, kwargs={"poll_interval": 0.05}
-        )
-        self.thread.start()
+        self.url = url
 
     def post(self, path: str, body: Any, **headers: str) -> requests.Response:
         return requests.post(self.url + path, json=body, headers=headers, timeout=10)
 
-    def stop(self) -> None:
-        self.http.shutdown()
-        self.thread.join(timeout=10)
-        self.http.server_close()
-        self.server.close()
-
 
 @pytest.fixture
 def serve(emulator: Emulator, tmp_path: Path) -> Iterator[Callable[..., Running]]:
-    started: list[Running] = []
+    with ExitStack() as stack:
 
-    def start(port: int = 0, version: str = "2.1") -> Running:
-        settings = load_settings(
-            api_key=emulator.api_key,
-            api_url=emulator.url,
-            client_ids=[CLIENT],
-            basiq_version=version,
-        )
-        running = Running(build_server(settings, database=tmp_path / "server.sqlite"), port)
-        started.append(running)
-        return running
+        def start(port: int = 0, version: str = "2.1", api_key: str | None = None) -> Running:
+            settings = load_settings(
+                api_key=api_key or emulator.api_key,
+                api_url=emulator.url,
+                client_ids=[CLIENT],
+                basiq_version=version,
+            )
+            server = build_server(settings, database=tmp_path / f"server-{port}-{version}.sqlite")
+            stack.callback(server.close)
+            return Running(server, stack.enter_context(serving(server.app, port)))
 
-    yield start
-    for running in started:
-        running.stop()
+        yield start
 
 
 def claims(token: str) -> dict[str, Any]:
@@ -167,16 +153,11 @@ def test_upstream_failures_give_clean_errors(
     assert reply.json()["success"] is False
 
 
-def test_basiq_error_detail_comes_back_as_an_error(emulator: Emulator, tmp_path: Path) -> None:
-    settings = load_settings(api_key="not-the-key", api_url=emulator.url, client_ids=[CLIENT])
-    running = Running(build_server(settings, database=tmp_path / "s.sqlite"))
-    try:
-        reply = running.post("/access_token", {"client_id": CLIENT})
-        assert reply.status_code == 502
-        assert reply.json()["success"] is False
-        assert "check your API key" in reply.json()["errorMessage"]
-    finally:
-        running.stop()
+def test_basiq_error_detail_comes_back_as_an_error(serve: Callable[..., Running]) -> None:
+    reply = serve(api_key="not-the-key").post("/access_token", {"client_id": CLIENT})
+    assert reply.status_code == 502
+    assert reply.json()["success"] is False
+    assert "check your API key" in reply.json()["errorMessage"]
 
 
 def test_the_key_appears_in_no_response_and_no_log_line(

@@ -21,13 +21,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bottle
 import pytest
 
 from blink_desktop.emulator import Emulator
-from tests.conftest import Api
+from tests.conftest import Api, serving
 from tests.gui.cdp import CDP, Frame
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,11 +59,6 @@ HOST_PAGE = """<!doctype html>
 """
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
 @dataclass
 class HostServer:
     origin: str
@@ -77,15 +71,8 @@ class HostServer:
 def host() -> Iterator[HostServer]:
     app = bottle.Bottle()
     app.route("/host.html", "GET", lambda: HOST_PAGE)
-    server = make_server("127.0.0.1", 0, app, server_class=WSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-    )
-    thread.start()
-    yield HostServer(f"http://127.0.0.1:{server.server_address[1]}")
-    server.shutdown()
-    thread.join(10)
-    server.server_close()
+    with serving(app) as url:
+        yield HostServer(url)
 
 
 # -------------------------------------------------------------------------------------------------

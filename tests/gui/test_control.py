@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import importlib.util
 import json
-import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bottle
 import pytest
 
 from blink_desktop.emulator import Emulator
-from tests.conftest import Api, step
+from tests.conftest import Api, serving, step
 from tests.gui.cdp import CDP, CDPError
 from tests.gui.conftest import BlinkRun, Customer, Window
 
@@ -195,11 +193,6 @@ SILENT_PAGE = """<!doctype html><meta charset="utf-8"><title>Silent</title><p>I 
 # A throwaway server for the host pages
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        pass
-
-
 @dataclass
 class Pages:
     origin: str
@@ -220,15 +213,8 @@ def pages(emulator: Emulator) -> Iterator[Pages]:
         "/silent.html": SILENT_PAGE,
     }.items():
         app.route(path, "GET", lambda body=body: body)
-    server = make_server("127.0.0.1", 0, app, server_class=WSGIServer, handler_class=_QuietHandler)
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True
-    )
-    thread.start()
-    yield Pages(f"http://127.0.0.1:{server.server_address[1]}")
-    server.shutdown()
-    thread.join(10)
-    server.server_close()
+    with serving(app) as url:
+        yield Pages(url)
 
 
 def open_host(open_window: Callable[..., Window], pages: Pages) -> tuple[Window, CDP]:
