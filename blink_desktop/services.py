@@ -15,7 +15,14 @@ from urllib.parse import urlencode
 
 from blink_desktop.api_client import BasiqClient
 from blink_desktop.errors import BlinkError
-from blink_desktop.models import Connection, Job, Rejected, StoredConnection, parse_event
+from blink_desktop.models import (
+    Connection,
+    Failed,
+    Job,
+    Rejected,
+    StoredConnection,
+    parse_event,
+)
 from blink_desktop.outbox import Outbox
 from blink_desktop.providers import TokenProvider
 from blink_desktop.store import Store
@@ -145,20 +152,17 @@ class ConnectService:
         )
         if self._outbox is not None and stored is not None:
             self._outbox.wake()
-        outcome = Outcome(accepted=True, event=event.event, job_id=job_id)
-        payload = event.payload
-        if isinstance(event, Job | Connection) and payload is not None:
-            success = bool(getattr(payload, "success", False))
-            failure = getattr(payload, "data", None) if not success else None
-            outcome = Outcome(
-                accepted=True,
-                event=event.event,
-                success=success,
-                job_id=job_id,
-                connection=connection_json(stored) if stored else None,
-                failure=failure.model_dump(exclude_none=True) if failure is not None else None,
-            )
-        return outcome
+        if not isinstance(event, Job | Connection):
+            return Outcome(accepted=True, event=event.event, job_id=job_id)
+        failure = event.payload.data if isinstance(event.payload, Failed) else None
+        return Outcome(
+            accepted=True,
+            event=event.event,
+            success=event.payload.success,
+            job_id=job_id,
+            connection=connection_json(stored) if stored else None,
+            failure=failure.model_dump(exclude_none=True) if failure is not None else None,
+        )
 
     def progress(self, job_id: str) -> dict[str, Any]:
         """Where the job stands; Blink stops at verify-credentials, so the app follows the rest."""
