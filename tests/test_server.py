@@ -339,3 +339,20 @@ class _Stdin:
 
     def readline(self) -> str:
         return self._text
+
+
+def test_the_production_factory_reads_the_environment(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from blink_desktop import server
+
+    with pytest.raises(SettingsError, match="API key"):
+        server.wsgi()  # no key: a production server never falls back to an emulator
+    monkeypatch.setenv("BLINK_DESKTOP_API_KEY", emulator.api_key)
+    monkeypatch.setenv("BLINK_DESKTOP_API_URL", emulator.url)
+    monkeypatch.setenv("BLINK_DESKTOP_CLIENT_IDS", f"{CLIENT}, other")
+    with serving(server.wsgi()) as url:
+        reply = requests.post(
+            f"{url}/user", json={"email": "a@b.co", "client_id": "other"}, timeout=10
+        )
+        assert reply.json()["success"] is True
