@@ -226,24 +226,24 @@ def build_server(
     """Upstream Basiq and the key from settings (or the keyring); no key means the emulator."""
     key = settings.api_key.get_secret_value() if settings.api_key else keychain.api_key()
     upstream = upstream or (str(settings.api_url) if settings.api_url else None)
-    emulator: Emulator | None = None
+    if key is None and (upstream or not allow_emulator):
+        raise SettingsError(
+            "The server needs the Basiq API key: set BLINK_DESKTOP_API_KEY or run "
+            "`blink-desktop login`."
+        )
     database = database or settings.data_dir / "server.sqlite"
-    if key is None:
-        if upstream or not allow_emulator:
-            raise SettingsError(
-                "The server needs the Basiq API key: set BLINK_DESKTOP_API_KEY or run "
-                "`blink-desktop login`."
-            )
-        # Its state sits beside the server's, so the users the server remembers stay real.
-        emulator = Emulator(
-            state_path=database.with_name(database.stem + "-emulator.sqlite"),
-            job_speed=settings.emulator_job_speed,
-        ).start()
-        upstream, key = emulator.url, emulator.api_key
-    else:
-        logs.redactor.add_secret(key)
-    store = Store(database)
+    store = Store(database)  # first: it creates the data folder the emulator's state needs
+    emulator: Emulator | None = None
     try:
+        if key is None:
+            # Its state sits beside the server's, so the users the server remembers stay real.
+            emulator = Emulator(
+                state_path=database.with_name(database.stem + "-emulator.sqlite"),
+                job_speed=settings.emulator_job_speed,
+            ).start()
+            upstream, key = emulator.url, emulator.api_key
+        else:
+            logs.redactor.add_secret(key)
         client = BasiqClient(upstream or BASIQ_API, version=settings.basiq_version)
         provider = DirectProvider(client, key, known_users=store.basiq_user)
         app = create_app(provider, store, list(client_ids) or settings.client_ids)

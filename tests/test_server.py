@@ -356,3 +356,13 @@ def test_the_production_factory_reads_the_environment(
             f"{url}/user", json={"email": "a@b.co", "client_id": "other"}, timeout=10
         )
         assert reply.json()["success"] is True
+
+
+def test_serve_without_a_key_starts_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(client_ids=[CLIENT], data_dir=tmp_path / "new" / "dir")
+    server = build_server(settings)
+    try:
+        assert server.emulator is not None
+        assert (tmp_path / "new" / "dir" / "server.sqlite").exists()
+    finally:
+        server.close()
