@@ -1,12 +1,14 @@
 """Figures for the desktop app, each beside a baseline measured in the same run.
 
-    .venv/bin/python bench/bench_app.py [--messages 10000] [--runs 3]
+    .venv/bin/python bench/bench_app.py [--messages 10000] [--runs 3] [--bundle dist/blink-desktop]
 
 1. Bridge to durable commit: Bridge.receive() for each message, against a bare SQLite insert
    with the same durability (WAL, synchronous=FULL). Goal: p99 under 5 ms.
 2. Process start to Blink's handshake committed in Python, against a bare pywebview window
    reporting its page to Python. Goal: at most 1.5 times the bare window.
 3. The app's peak memory (the Python process and its QtWebEngine children).
+4. The PyInstaller bundle (make bundle): its size, and figure 2 for the frozen binary, measured
+   in the same runs as the source app. Skipped, with a line saying so, when there is no bundle.
 """
 
 from __future__ import annotations
@@ -116,7 +118,7 @@ def peak_memory_mb(pid: int) -> float:
     return total / 1024
 
 
-def app_to_handshake(folder: Path) -> tuple[float, float, float]:
+def app_to_handshake(folder: Path, command: list[str]) -> tuple[float, float, float]:
     """(seconds to the window being ready, seconds to the handshake, peak memory in MB)."""
     port = free_port()
     env = {
@@ -129,9 +131,8 @@ def app_to_handshake(folder: Path) -> tuple[float, float, float]:
     }
     started = time.time()
     process = subprocess.Popen(
-        [sys.executable, "-m", "blink_desktop"], env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         cdp = CDP.connect(port, timeout=60, url_prefix="http://127.0.0.1")
         cdp.wait_for(
@@ -172,13 +173,23 @@ def bare_window() -> float:
     return float(line)
 
 
+def bundle_size_mb(bundle: Path) -> float:
+    """Sum of the sizes of the bundle's files (symbolic links not followed), in MB."""
+    files = (p for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
+    return sum(p.stat().st_size for p in files) / 1e6
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--messages", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument(
+        "--bundle", type=Path, default=ROOT / "dist" / "blink-desktop", help="the onedir bundle"
+    )
     args = parser.parse_args()
+    binary = args.bundle / ("blink-desktop.exe" if sys.platform == "win32" else "blink-desktop")
     with tempfile.TemporaryDirectory() as folder:
         bridge = bridge_latency(args.messages, Path(folder))
         bare = sqlite_latency(args.messages, Path(folder))
@@ -186,22 +197,35 @@ def main() -> None:
     print(f"  {'':26}{'median':>8}{'p99':>8}")
     print(f"  {'Bridge.receive':26}{statistics.median(bridge):8.3f}{percentile(bridge, 0.99):8.3f}")
     print(f"  {'bare sqlite insert':26}{statistics.median(bare):8.3f}{percentile(bare, 0.99):8.3f}")
-    ready_times, app_times, memories, bare_times = [], [], [], []
+    commands = {"app": [sys.executable, "-m", "blink_desktop"]}
+    if binary.is_file():
+        commands["frozen"] = [str(binary)]
+    ready: dict[str, list[float]] = {name: [] for name in commands}
+    handshake: dict[str, list[float]] = {name: [] for name in commands}
+    memory: dict[str, list[float]] = {name: [] for name in commands}
+    bare_times = []
     for _ in range(args.runs):
-        with tempfile.TemporaryDirectory() as folder:
-            ready, seconds, memory = app_to_handshake(Path(folder))
-        ready_times.append(ready)
-        app_times.append(seconds)
-        memories.append(memory)
+        for name, command in commands.items():  # interleaved, so both see the same machine
+            with tempfile.TemporaryDirectory() as folder:
+                seconds_ready, seconds, peak = app_to_handshake(Path(folder), command)
+            ready[name].append(seconds_ready)
+            handshake[name].append(seconds)
+            memory[name].append(peak)
         bare_times.append(bare_window())
-    app_median, bare_median = statistics.median(app_times), statistics.median(bare_times)
-    ready_median = statistics.median(ready_times)
+    bare_median = statistics.median(bare_times)
     print(f"process start -> in Python, median of {args.runs} runs (s)")
-    print(f"  {'app: Blink handshake':26}{app_median:8.2f}   ratio {app_median / bare_median:.2f}")
-    print(f"  {'app: window ready':26}{ready_median:8.2f}   ratio {ready_median / bare_median:.2f}")
+    for name in commands:
+        for label, values in (("Blink handshake", handshake[name]), ("window ready", ready[name])):
+            median = statistics.median(values)
+            print(f"  {name + ': ' + label:26}{median:8.2f}   ratio {median / bare_median:.2f}")
     print(f"  {'bare window: page loaded':26}{bare_median:8.2f}")
     print("  (goal: handshake at most 1.5 x the bare window; Blink itself waits 1 s to send it)")
-    print(f"app peak memory, Python + QtWebEngine processes: {max(memories):.0f} MB")
+    for name in commands:
+        print(f"{name} peak memory, with its QtWebEngine processes: {max(memory[name]):.0f} MB")
+    if "frozen" in commands:
+        print(f"bundle size ({args.bundle}): {bundle_size_mb(args.bundle):.0f} MB (goal: 300 MB)")
+    else:
+        print(f"frozen binary: skipped, no bundle at {args.bundle} (build it with `make bundle`)")
 
 
 if __name__ == "__main__":

@@ -135,6 +135,12 @@ def _origin(url: str) -> str:
 
 def run(settings: Settings, *, debug: bool = False) -> int:
     """Open the window and block until it closes."""
+    qt = sys.platform.startswith("linux")
+    if settings.transport == "scheme" and not qt:
+        raise SettingsError(
+            "BLINK_DESKTOP_TRANSPORT=scheme needs the Qt window, which blink-desktop uses on "
+            "Linux; use the default transport, iframe, on this system."
+        )
     _prepare_qt()
     import webview
 
@@ -154,11 +160,15 @@ def run(settings: Settings, *, debug: bool = False) -> int:
             raise SettingsError("The window could not be created.")
         if settings.transport == "scheme":
             _intercept_scheme(window, app.service)
-        else:
+        elif qt:
             from blink_desktop import basiq_scheme
 
             basiq_scheme.guard_navigation()
-        webview.start(gui="qt" if sys.platform.startswith("linux") else None, debug=debug)
+        webview.start(
+            gui="qt" if qt else None,
+            debug=debug,
+            icon=str(paths.assets_dir() / "icon.png"),  # the window's icon (GTK and Qt)
+        )
     finally:
         app.close()
     return 0

@@ -2,6 +2,8 @@
 
 Each test starts `python -m blink_desktop` offscreen with its own data dir, clicks through
 Blink inside the window, then checks what the app stored through its own command line.
+The launch command is a parameter, so tests/gui/test_frozen.py runs the same flow against the
+PyInstaller binary.
 """
 
 from __future__ import annotations
@@ -11,8 +13,8 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ from tests.gui.conftest import free_port
 pytestmark = pytest.mark.gui
 
 IFRAME = "document.querySelector('#blink-host iframe')"
+SOURCE_APP = (sys.executable, "-m", "blink_desktop")
 
 
 @dataclass
@@ -36,10 +39,12 @@ class Desktop:
     process: subprocess.Popen[bytes]
     cdp: CDP
     env: dict[str, str]
+    command: list[str] = field(default_factory=lambda: list(SOURCE_APP))
 
     def cli(self, *args: str) -> Any:
+        """The same program's command line (source or frozen), on the same data dir."""
         result = subprocess.run(
-            [sys.executable, "-m", "blink_desktop", *args],
+            [*self.command, *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -80,7 +85,7 @@ def desktop(tmp_path: Path) -> Iterator[Callable[..., Desktop]]:
     started: list[subprocess.Popen[bytes]] = []
     sockets: list[CDP] = []
 
-    def start(**settings: str | None) -> Desktop:
+    def start(command: Sequence[str] = SOURCE_APP, **settings: str | None) -> Desktop:
         port = free_port()
         env = {
             **os.environ,
@@ -97,7 +102,7 @@ def desktop(tmp_path: Path) -> Iterator[Callable[..., Desktop]]:
             else:
                 env[f"BLINK_DESKTOP_{name.upper()}"] = value
         process = subprocess.Popen(
-            [sys.executable, "-m", "blink_desktop"],
+            list(command),
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -108,7 +113,7 @@ def desktop(tmp_path: Path) -> Iterator[Callable[..., Desktop]]:
         )
         sockets.append(cdp)
         cdp.wait_for("document.readyState === 'complete'", 20)
-        return Desktop(process, cdp, env)
+        return Desktop(process, cdp, env, list(command))
 
     yield start
     for cdp in sockets:
@@ -124,7 +129,11 @@ def desktop(tmp_path: Path) -> Iterator[Callable[..., Desktop]]:
 
 
 def test_connect_hooli_stores_the_connection_and_lists_it(desktop: Callable[..., Desktop]) -> None:
-    app = desktop()
+    connect_hooli_and_check_it_is_stored(desktop())
+
+
+def connect_hooli_and_check_it_is_stored(app: Desktop) -> str:
+    """The connect flow, shared with the frozen binary's test; returns the connection id."""
     app.cdp.wait_for("document.getElementById('mode-badge').hidden === false", 20)
     assert app.cdp.visible("#empty")
     frame = app.connect_click()
@@ -142,6 +151,7 @@ def test_connect_hooli_stores_the_connection_and_lists_it(desktop: Callable[...,
     events = [e["event"] for e in app.cli("events", "--json") if e["accepted"]]
     assert events[:1] == ["handshake"]
     assert events[-3:] == ["job", "connection", "completion"]
+    return str(stored["id"])
 
 
 def test_wrong_password_stores_nothing_and_records_the_failure(
