@@ -92,23 +92,29 @@ class ConnectService:
         return self._identifier or self._store.last_identifier()
 
     def set_identifier(self, identifier: str) -> str:
+        """Validate, then find or create the Basiq user now, so it is remembered from here on."""
         identifier = identifier.strip()
         if not _IDENTIFIER.match(identifier):
             raise BlinkError(
                 "Enter an email address (or a mobile number) to identify you to Basiq."
             )
+        self._basiq_user(identifier)
         self._identifier = identifier
         return identifier
+
+    def _basiq_user(self, identifier: str) -> str:
+        basiq_user = self._store.basiq_user(identifier)
+        if basiq_user is None:
+            basiq_user = self._provider.basiq_user(identifier)
+            self._store.remember_user(identifier, basiq_user)
+        return basiq_user
 
     # connect
     def start(self, parent_origin: str | None = None) -> Session:
         identifier = self.identifier()
         if not identifier:
             raise BlinkError("Tell us who you are first: enter your email address.")
-        basiq_user = self._store.basiq_user(identifier)
-        if basiq_user is None:
-            basiq_user = self._provider.basiq_user(identifier)
-            self._store.remember_user(identifier, basiq_user)
+        basiq_user = self._basiq_user(identifier)
         token = self._provider.client_token(basiq_user)
         query = {"user_id": basiq_user, "access_token": token}
         if self.transport == "iframe":

@@ -165,11 +165,14 @@ def test_upstream_503_is_retried_then_reported(emulator: Emulator, bridge: Bridg
     assert "503" in reply["error"]
 
 
-def test_identifier_is_validated_and_remembered(bridge: Bridge) -> None:
+def test_identifier_is_validated_and_remembered_at_once(bridge: Bridge, store: Store) -> None:
     assert bridge.set_identifier(TOKEN, "not an email")["ok"] is False
     assert bridge.set_identifier(TOKEN, 12)["ok"] is False
+    assert store.last_identifier() is None
     assert bridge.set_identifier(TOKEN, " new@x.co ")["identifier"] == "new@x.co"
     assert bridge.bootstrap(TOKEN)["identifier"] == "new@x.co"
+    assert store.basiq_user("new@x.co") is not None  # remembered before any connect
+    assert store.last_identifier() == "new@x.co"
 
 
 def test_progress_only_for_this_windows_jobs(bridge: Bridge) -> None:

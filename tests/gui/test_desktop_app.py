@@ -252,6 +252,11 @@ def test_first_run_asks_who_is_connecting(desktop: Callable[..., Desktop]) -> No
     app.cdp.type("#who-input", "richard@piedpiper.com")
     app.cdp.click("#who button[type=submit]")
     app.cdp.wait_for(f"{IFRAME} !== null", 20)
+    app.process.terminate()
+    app.process.wait(timeout=20)
+    again = desktop(user=None)  # the same data dir: the answer was remembered
+    again.cdp.wait_for("!document.getElementById('connect').disabled", 20)
+    assert again.cdp.evaluate("document.getElementById('who').hidden") is True
 
 
 def test_backend_mode_end_to_end_against_serve_and_the_emulator(
