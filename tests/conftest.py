@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -161,6 +162,21 @@ def serving(app: Callable[..., Iterable[bytes]], port: int = 0) -> Iterator[str]
         server.shutdown()
         thread.join(timeout=10)
         server.server_close()
+
+
+@contextmanager
+def foreground(*command: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
+    """A long-running command and the first line it prints (a URL); always reaped."""
+    with subprocess.Popen(
+        list(command), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        try:
+            yield process, process.stdout.readline().strip()
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.communicate(timeout=15)
 
 
 @pytest.fixture

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
@@ -18,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from blink_desktop.emulator import Emulator, Fault
-from tests.conftest import Api, error_of
+from tests.conftest import Api, error_of, foreground
 
 
 def test_cors_preflight_answers_what_a_browser_page_sends(api: Api) -> None:
@@ -191,23 +189,9 @@ def test_port_in_use_is_an_oserror_not_a_hang() -> None:
             Emulator(port=port)
 
 
-@contextmanager
-def cli_emulator(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """`blink-desktop emulator` in its own process; always reaped, pipes always closed."""
-    with subprocess.Popen(
-        [sys.executable, "-m", "blink_desktop", "emulator", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=os.environ.copy(),
-    ) as process:
-        assert process.stdout is not None
-        try:
-            yield process, process.stdout.readline().strip()
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.communicate(timeout=10)
+def cli_emulator(*args: str) -> AbstractContextManager[tuple[subprocess.Popen[str], str]]:
+    """`blink-desktop emulator` in its own process."""
+    return foreground(sys.executable, "-m", "blink_desktop", "emulator", *args)
 
 
 def test_foreground_command_prints_url_then_one_line_per_request_and_stops_on_ctrl_c() -> None:

@@ -15,8 +15,8 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 
 import pytest
@@ -24,6 +24,7 @@ import requests
 
 from blink_desktop import __version__
 from blink_desktop.store import Store
+from tests.conftest import foreground
 from tests.gui.test_desktop_app import SOURCE_APP, Desktop, connect_hooli_and_check_it_is_stored
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
 
@@ -87,19 +88,9 @@ def same(*args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return built
 
 
-@contextmanager
-def foreground(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
-    """A long-running frozen command and the URL it prints first; stopped with Ctrl-C."""
-    with subprocess.Popen(
-        [str(BINARY), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    ) as process:
-        assert process.stdout is not None
-        try:
-            yield process, process.stdout.readline().strip()
-        finally:
-            if process.poll() is None:
-                process.kill()
-            process.communicate(timeout=15)
+def frozen(*args: str) -> AbstractContextManager[tuple[subprocess.Popen[str], str]]:
+    """A long-running frozen command and the URL it prints first."""
+    return foreground(str(BINARY), *args)
 
 
 def stop(process: subprocess.Popen[str]) -> str:
@@ -166,7 +157,7 @@ def test_connections_and_events_on_a_filled_data_dir_as_from_source(
 def test_emulator_from_the_bundle_serves_the_api_and_blink_and_stops_on_ctrl_c(
     bundle: Path,
 ) -> None:
-    with foreground("emulator", "--port", "0", "--job-speed", "10") as (process, url):
+    with frozen("emulator", "--port", "0", "--job-speed", "10") as (process, url):
         assert url.startswith("http://127.0.0.1:"), url
         institutions = requests.get(f"{url}/public/institutions", timeout=10)
         assert institutions.status_code == 200
@@ -183,7 +174,7 @@ def test_serve_from_the_bundle_answers_health_and_creates_users(
     # serve's embedded emulator keeps its state in the data dir, which it does not create itself
     # (from source alike): give it one.
     (tmp_path / "data").mkdir()
-    with foreground("serve", "--port", "0", "--client-id", "x") as (process, url):
+    with frozen("serve", "--port", "0", "--client-id", "x") as (process, url):
         assert url.startswith("http://127.0.0.1:"), url
         health = requests.get(f"{url}/health", timeout=10)
         assert health.json() == {"success": True, "result": {"status": "ok"}}
