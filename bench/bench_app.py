@@ -33,8 +33,8 @@ from blink_desktop.bridge import Bridge  # noqa: E402
 from blink_desktop.providers import DirectProvider  # noqa: E402
 from blink_desktop.services import ConnectService  # noqa: E402
 from blink_desktop.store import Store  # noqa: E402
-from tests.gui.cdp import CDP  # noqa: E402
-from tests.gui.conftest import free_port  # noqa: E402
+from harness.cdp import CDP  # noqa: E402
+from harness.ports import free_port  # noqa: E402
 
 
 def percentile(values: list[float], share: float) -> float:

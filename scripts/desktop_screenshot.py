@@ -15,8 +15,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.gui.cdp import CDP  # noqa: E402
-from tests.gui.conftest import free_port  # noqa: E402
+from harness.cdp import CDP  # noqa: E402
+from harness.ports import free_port  # noqa: E402
 
 ITEM = "document.querySelector('#connections .item')"
 

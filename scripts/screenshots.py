@@ -3,7 +3,7 @@
     .venv/bin/python scripts/screenshots.py [--out docs/screenshots]
 
 Starts the emulator in-process, opens Blink in an offscreen pywebview window (the same
-``tests.gui.window`` process the GUI tests use), drives it over the DevTools protocol to each
+``harness.window`` process the GUI tests use), drives it over the DevTools protocol to each
 screen and saves institutions.png, login.png, connecting.png, success.png and failure.png.
 """
 
@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from blink_desktop.emulator import Emulator  # noqa: E402
-from tests.gui.cdp import CDP  # noqa: E402
-from tests.gui.conftest import free_port  # noqa: E402
+from harness.cdp import CDP  # noqa: E402
+from harness.ports import free_port  # noqa: E402
 
 WIDTH, HEIGHT = 420, 680
 SETTLED = """(() => {
@@ -113,7 +113,7 @@ def main(argv: list[str] | None = None) -> int:
         url = f"{emulator.url}/index.html?{query}"
         port = free_port()
         env = {**os.environ, "QTWEBENGINE_REMOTE_DEBUGGING": str(port)}
-        command = [sys.executable, "-m", "tests.gui.window", url]
+        command = [sys.executable, "-m", "harness.window", url]
         command += ["--width", str(WIDTH), "--height", str(HEIGHT)]
         window = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL

@@ -2,7 +2,7 @@
 
 The emulator and its server-side client (``emulator``, ``api``) come from tests/conftest.py.
 
-Each test's window is its own process (``python -m tests.gui.window``), driven over the
+Each test's window is its own process (``python -m harness.window``), driven over the
 DevTools protocol: QtWebEngine allows one ``webview.start()`` per process.
 """
 
@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -27,7 +26,8 @@ import pytest
 
 from blink_desktop.emulator import Emulator
 from tests.conftest import Api, serving
-from tests.gui.cdp import CDP, Frame
+from harness.cdp import CDP, Frame
+from harness.ports import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW_LIFETIME_S = 120
@@ -79,16 +79,9 @@ def host() -> Iterator[HostServer]:
 # One real window per test
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @dataclass
 class Window:
-    """A ``tests.gui.window`` process and the DevTools connection to its page."""
+    """A ``harness.window`` process and the DevTools connection to its page."""
 
     process: subprocess.Popen[bytes]
     cdp: CDP
@@ -157,7 +150,7 @@ def open_window(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Call
     ) -> Window:
         port = free_port()
         log = tmp_path / f"window-{len(started)}.log"
-        command = [sys.executable, "-m", "tests.gui.window", url]
+        command = [sys.executable, "-m", "harness.window", url]
         command += ["--width", str(width), "--height", str(height)]
         scheme_path = tmp_path / f"scheme-{len(started)}.jsonl" if scheme_log else None
         if scheme_path is not None:

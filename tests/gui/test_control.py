@@ -21,7 +21,7 @@ import pytest
 
 from blink_desktop.emulator import Emulator
 from tests.conftest import Api, serving, step
-from tests.gui.cdp import CDP, CDPError
+from harness.cdp import CDP, CDPError
 from tests.gui.conftest import BlinkRun, Customer, Window
 
 HOOLI = "AU00000"

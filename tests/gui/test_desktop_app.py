@@ -25,8 +25,8 @@ from blink_desktop.server import build_server
 from blink_desktop.settings import load_settings
 from blink_desktop.wsgi import make, url_of
 from tests.conftest import wait_for
-from tests.gui.cdp import CDP, Frame
-from tests.gui.conftest import free_port
+from harness.cdp import CDP, Frame
+from harness.ports import free_port
 
 pytestmark = pytest.mark.gui
 

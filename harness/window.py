@@ -1,6 +1,6 @@
 """Open one pywebview Qt window on a URL, offscreen, for tests to drive over DevTools.
 
-    python -m tests.gui.window URL [--scheme-log FILE] [--width W --height H]
+    python -m harness.window URL [--scheme-log FILE] [--width W --height H]
 
 Set QTWEBENGINE_REMOTE_DEBUGGING=<port> in the environment to open the DevTools endpoint.
 With --scheme-log, every basiq:// navigation the page makes is appended to FILE as one JSON
@@ -20,7 +20,7 @@ from typing import Any
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.gui.window", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m harness.window", description=__doc__)
     parser.add_argument("url")
     parser.add_argument("--scheme-log", type=Path, help="append each basiq:// URL here")
     parser.add_argument("--width", type=int, default=420)
