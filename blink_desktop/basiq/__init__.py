@@ -1,0 +1,27 @@
+"""The typed Basiq client shared by the desktop app and the reference server.
+
+- `http`: one session per upstream, timeouts, urllib3 retries, errors a person can act on.
+- `models`: Basiq's answers (token, user, job, connection, institution) as pydantic models.
+- `client`: `BasiqClient`, each call returning one of those models.
+- `keyholder`: `KeyHolder`, the server role with the API key (server token cache, users,
+  client tokens).
+- `identifiers`: the one rule for a person's identifier (email or mobile).
+"""
+
+from blink_desktop.basiq.client import BASIQ_API, BasiqClient
+from blink_desktop.basiq.identifiers import Identifier
+from blink_desktop.basiq.keyholder import KeyHolder
+from blink_desktop.basiq.models import Connection, Institution, Job, Step, Token, User
+
+__all__ = [
+    "BASIQ_API",
+    "BasiqClient",
+    "Connection",
+    "Identifier",
+    "Institution",
+    "Job",
+    "KeyHolder",
+    "Step",
+    "Token",
+    "User",
+]

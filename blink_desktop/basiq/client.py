@@ -1,0 +1,99 @@
+"""The typed Basiq API client: each call returns a model from basiq/models.py.
+
+Retried through urllib3 as basiq/http.py describes; of the POSTs only /token is retried, since
+Basiq may already have applied any other.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from blink_desktop.basiq.http import RETRY_STATUSES, TIMEOUT, JsonHttp
+from blink_desktop.basiq.models import Connection, Institution, Job, Token, User, error_detail
+from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
+
+BASIQ_API = "https://au-api.basiq.io"
+M = TypeVar("M", bound=BaseModel)
+
+
+class BasiqClient:
+    def __init__(
+        self, base_url: str, *, version: str = "2.1", timeout: tuple[float, float] = TIMEOUT
+    ) -> None:
+        self.http = JsonHttp(
+            base_url,
+            service=f"the Basiq API at {base_url.rstrip('/')}",
+            setting="BLINK_DESKTOP_API_URL",
+            idempotent_posts=("/token",),
+            timeout=timeout,
+        )
+        self.base_url = self.http.base_url
+        self.version = version
+
+    def token(self, api_key: str, scope: str, user_id: str | None = None) -> Token:
+        data = {"scope": scope}
+        if user_id:
+            data["userId"] = user_id
+        headers = {"Authorization": f"Basic {api_key}", "basiq-version": self.version}
+        body = self._call("POST", "/token", what="an access token", headers=headers, data=data)
+        try:
+            return Token.model_validate(body)
+        except ValidationError:
+            raise ApiResponseError("Basiq's token answer has no access_token; try again.") from None
+
+    def create_user(self, token: str, identifier: str) -> User:
+        field = "email" if "@" in identifier else "mobile"
+        body = self._call("POST", "/users", token=token, json={field: identifier}, what="a user")
+        return _model(User, body, "a user")
+
+    def job(self, token: str, job_id: str) -> Job:
+        what = "the connection's progress"
+        return _model(Job, self._call("GET", f"/jobs/{job_id}", token=token, what=what), what)
+
+    def connection(self, token: str, user_id: str, connection_id: str) -> Connection:
+        path = f"/users/{user_id}/connections/{connection_id}"
+        body = self._call("GET", path, token=token, what="the connection")
+        return _model(Connection, body, "the connection")
+
+    def institution(self, token: str, institution_id: str) -> Institution:
+        path = f"/institutions/{institution_id}"
+        return _model(
+            Institution, self._call("GET", path, token=token, what="the bank"), "the bank"
+        )
+
+    def _call(
+        self, method: str, path: str, *, what: str, token: str | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        status, body = self.http.request(method, path, what=what, headers=headers, **kwargs)
+        if status >= 400:
+            raise _error(status, body, what)
+        return body
+
+
+def _model(model: type[M], body: dict[str, Any], what: str) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        raise ApiResponseError(
+            f"The Basiq API's answer for {what} is not what Basiq sends."
+        ) from None
+
+
+def _error(status: int, body: Any, what: str) -> ApiResponseError | ApiAuthError | ApiUnavailable:
+    detail = error_detail(body)
+    if status in RETRY_STATUSES or status >= 500:
+        return ApiUnavailable(
+            f"The Basiq API is not available right now ({status}{detail}) while getting {what}. "
+            "Retry in a moment."
+        )
+    if status in (401, 403) or (status == 404 and "API key" in detail):
+        return ApiAuthError(
+            f"The Basiq API refused our credentials ({status}{detail}) while getting {what}. "
+            "Check the API key (BLINK_DESKTOP_API_KEY or `blink-desktop login`)."
+        )
+    return ApiResponseError(f"The Basiq API answered {status}{detail} while getting {what}.")

@@ -1,0 +1,64 @@
+"""The server role with the API key in hand: who a person is at Basiq, and their tokens.
+
+The desktop app uses it in emulator and direct modes, the reference server always. The
+SERVER_ACCESS token is cached and renewed shortly before it expires; each connect gets a
+fresh CLIENT_ACCESS token, bound to its user where the API version requires it.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from blink_desktop.basiq.client import BasiqClient
+from blink_desktop.basiq.models import Token
+
+REFRESH_MARGIN = 60.0  # renew the server token this long before Basiq says it expires
+
+
+class KeyHolder:
+    def __init__(
+        self,
+        client: BasiqClient,
+        api_key: str,
+        *,
+        known_users: Callable[[str], str | None] = lambda identifier: None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._client = client
+        self._api_key = api_key
+        self._known_users = known_users
+        self._clock = clock
+        self._server: tuple[str, float] | None = None  # the token, and when to renew it
+        self._lock = threading.Lock()
+        self.server_token_fetches = 0
+
+    @property
+    def binds_tokens(self) -> bool:
+        """Under basiq-version 3.0 a CLIENT_ACCESS token must be bound to its user."""
+        return self._client.version == "3.0"
+
+    def server_token(self) -> str:
+        """The cached SERVER_ACCESS token; one fetch at a time, renewed before it expires."""
+        with self._lock:
+            if self._server is None or self._clock() >= self._server[1]:
+                asked = self._clock()
+                token = self._client.token(self._api_key, "SERVER_ACCESS")
+                self._server = (token.access_token, asked + token.expires_in - REFRESH_MARGIN)
+                self.server_token_fetches += 1
+            return self._server[0]
+
+    def basiq_user(self, identifier: str) -> str:
+        """The Basiq user id for this person: a known one, or one created now."""
+        known = self._known_users(identifier)
+        if known:
+            return known
+        return self._client.create_user(self.server_token(), identifier).id
+
+    def client_token(self, basiq_user_id: str) -> str:
+        return self.issue_client_token(basiq_user_id).access_token
+
+    def issue_client_token(self, basiq_user_id: str | None) -> Token:
+        bound = basiq_user_id if self.binds_tokens else None
+        return self._client.token(self._api_key, "CLIENT_ACCESS", bound)

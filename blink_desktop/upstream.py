@@ -1,0 +1,78 @@
+"""Which Basiq the app and the server talk to: Basiq itself with your API key, or an embedded
+emulator. Both products choose here, so the rules (and their messages) are written once.
+
+This is the one module outside `emulator/` that starts an emulator; it imports it only then.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from blink_desktop import keychain, logs
+from blink_desktop.basiq.client import BASIQ_API
+from blink_desktop.errors import SettingsError
+from blink_desktop.settings import Settings
+
+BASIQ_BLINK = "https://js.basiq.io/index.html"
+
+
+@dataclass(frozen=True)
+class Upstream:
+    """The Basiq API, the key for it and the Blink page; `close()` stops an embedded emulator."""
+
+    api_url: str
+    api_key: str
+    blink_url: str
+    emulated: bool = False
+    close: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
+
+
+def configured_key(settings: Settings) -> str | None:
+    """BLINK_DESKTOP_API_KEY, else the key `blink-desktop login` stored, else None."""
+    return settings.api_key.get_secret_value() if settings.api_key else keychain.api_key()
+
+
+def basiq(settings: Settings, key: str, *, api_url: str | None = None) -> Upstream:
+    """Basiq (or BLINK_DESKTOP_API_URL) with this key; the key is scrubbed from every log."""
+    logs.redactor.add_secret(key)
+    return Upstream(
+        api_url=api_url or str(settings.api_url or BASIQ_API),
+        api_key=key,
+        blink_url=str(settings.blink_url or BASIQ_BLINK),
+    )
+
+
+def emulator(settings: Settings, state_path: Path) -> Upstream:
+    """Start an embedded emulator whose state is kept in `state_path` across runs."""
+    if settings.api_url is not None:
+        raise SettingsError(
+            "BLINK_DESKTOP_API_URL is set but there is no API key: set BLINK_DESKTOP_API_KEY "
+            "(or run `blink-desktop login`), or unset the URL to use the built-in emulator."
+        )
+    from blink_desktop.emulator import Emulator
+
+    running = Emulator(state_path=state_path, job_speed=settings.emulator_job_speed).start()
+    return Upstream(
+        api_url=running.url,
+        api_key=running.api_key,
+        blink_url=str(settings.blink_url or f"{running.url}/index.html"),
+        emulated=True,
+        close=running.stop,
+    )
+
+
+def key_or_emulator(
+    settings: Settings, state_path: Path, *, api_url: str | None = None, emulate: bool = True
+) -> Upstream:
+    """Basiq when there is a key; otherwise the emulator, where allowed, else a SettingsError."""
+    key = configured_key(settings)
+    if key is not None:
+        return basiq(settings, key, api_url=api_url)
+    if emulate and api_url is None:
+        return emulator(settings, state_path)
+    raise SettingsError(
+        "The server needs the Basiq API key: set BLINK_DESKTOP_API_KEY or run "
+        "`blink-desktop login`."
+    )
