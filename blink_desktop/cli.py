@@ -11,12 +11,14 @@ import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, fields
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from blink_desktop import __version__, keychain, logs
 from blink_desktop.errors import BlinkError, SettingsError
-from blink_desktop.models import StoredConnection
 from blink_desktop.settings import Settings, load_settings
-from blink_desktop.store import Store
+
+if TYPE_CHECKING:
+    from blink_desktop.app.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="also log to the console, in detail")
+    parser.set_defaults(func=_window)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     emulator = commands.add_parser(
@@ -116,13 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ID",
         help="a client id the server accepts; repeatable (or BLINK_DESKTOP_CLIENT_IDS)",
     )
+    serve.set_defaults(func=_serve)
 
     listing = commands.add_parser("connections", help="print the stored bank connections")
     formats = listing.add_mutually_exclusive_group()
     formats.add_argument("--json", action="store_true", help="as a JSON array")
     formats.add_argument("--csv", action="store_true", help="as CSV with a header row")
+    listing.set_defaults(func=_connections)
     events = commands.add_parser("events", help="print the log of every message Blink sent")
     events.add_argument("--json", action="store_true", help="as a JSON array")
+    events.set_defaults(func=_events)
     return parser
 
 
@@ -137,7 +143,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         if settings.api_key:
             logs.redactor.add_secret(settings.api_key.get_secret_value())
-        return _run(args, settings)
+        code: int = args.func(args, settings)
+        return code
     except BlinkError as exc:
         print(f"blink-desktop: {exc}", file=sys.stderr)
         return 2 if isinstance(exc, SettingsError) else 1
@@ -145,27 +152,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _run(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "emulator":
-        return _emulator(args)
-    if args.command == "login":
-        return _login()
-    if args.command == "logout":
-        removed = keychain.forget_api_key()
-        print("Removed the API key from the keyring." if removed else "No API key was stored.")
-        return 0
-    if args.command == "serve":
-        return _serve(settings, args)
-    if args.command == "connections":
-        return _connections(settings, args)
-    if args.command == "events":
-        return _events(settings, args)
-    from blink_desktop import app
+def _window(args: argparse.Namespace, settings: Settings) -> int:
+    from blink_desktop.app import window
 
-    return app.run(settings, debug=args.debug)
+    return window.run(settings, debug=args.debug)
 
 
-def _login() -> int:
+def _login(args: argparse.Namespace, settings: Settings) -> int:
     if sys.stdin.isatty():
         key = getpass.getpass("Basiq API key (from the Basiq dashboard; input is hidden): ")
     else:
@@ -175,23 +168,29 @@ def _login() -> int:
     return 0
 
 
-def _serve(settings: Settings, args: argparse.Namespace) -> int:
+def _logout(args: argparse.Namespace, settings: Settings) -> int:
+    removed = keychain.forget_api_key()
+    print("Removed the API key from the keyring." if removed else "No API key was stored.")
+    return 0
+
+
+def _serve(args: argparse.Namespace, settings: Settings) -> int:
+    from blink_desktop.httpd import Serving
     from blink_desktop.server import build_server
-    from blink_desktop.wsgi import make, url_of
 
     server = build_server(
         settings, upstream=args.upstream, database=args.db, client_ids=args.client_id
     )
     try:
         try:
-            http = make(args.host, args.port, server.app)
+            http = Serving(server.app, args.host, args.port)
         except OSError as exc:
             raise BlinkError(
                 f"The server cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
                 "Choose another --port."
             ) from None
         _log_to_stdout("blink_desktop.server")
-        print(url_of(http), flush=True)
+        print(http.url, flush=True)
         upstream = "an embedded emulator" if server.emulator else server.upstream
         print(
             f"blink-desktop serve: Basiq upstream is {upstream}. Stop with Ctrl-C.",
@@ -199,11 +198,9 @@ def _serve(settings: Settings, args: argparse.Namespace) -> int:
             flush=True,
         )
         try:
-            http.serve_forever(poll_interval=0.2)
+            http.serve_forever()
         except KeyboardInterrupt:
             print("blink-desktop serve: stopped.", file=sys.stderr)
-        finally:
-            http.server_close()
     finally:
         server.close()
     return 0
@@ -220,7 +217,8 @@ def _log_to_stdout(name: str) -> None:
 
 
 def _open_store(settings: Settings) -> Store:
-    from blink_desktop.app import database_path
+    from blink_desktop.app.store import Store
+    from blink_desktop.app.wiring import database_path
 
     path = database_path(settings)
     if not path.exists():
@@ -228,7 +226,9 @@ def _open_store(settings: Settings) -> Store:
     return Store(path)
 
 
-def _connections(settings: Settings, args: argparse.Namespace) -> int:
+def _connections(args: argparse.Namespace, settings: Settings) -> int:
+    from blink_desktop.app.store import StoredConnection
+
     store = _open_store(settings)
     try:
         rows = [asdict(item) for item in store.connections()]
@@ -250,7 +250,7 @@ def _connections(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _events(settings: Settings, args: argparse.Namespace) -> int:
+def _events(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(settings)
     try:
         rows = store.events()
@@ -267,7 +267,7 @@ def _events(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _emulator(args: argparse.Namespace) -> int:
+def _emulator(args: argparse.Namespace, settings: Settings) -> int:
     from blink_desktop.emulator import Emulator
 
     try:

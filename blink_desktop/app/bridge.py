@@ -14,8 +14,9 @@ import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from blink_desktop.app.blink_events import EVENT_NAMES
+from blink_desktop.app.connect import ConnectService
 from blink_desktop.errors import ApiUnavailable, BlinkError
-from blink_desktop.services import ConnectService
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +63,7 @@ class Bridge:
             "blink_origin": service.blink_origin,
             "transport": service.transport,
             "connections": service.connections(),
+            "events": list(EVENT_NAMES),
         }
 
     @_guarded

@@ -1,7 +1,9 @@
-"""The local SQLite database: users, connections and the append-only event log.
+"""The desktop app's SQLite database: users, connections, the event log and the outbox.
 
 The schema is versioned with PRAGMA user_version and migrated in order; the file runs in WAL
-mode, is readable by its owner only, and each received event is written in one transaction.
+mode and is readable by its owner only. Writes are small typed operations on a `Writer`, inside
+one transaction (`with store.writing("the event") as tx:`); the rules of when to write what
+belong to the services, not here.
 """
 
 from __future__ import annotations
@@ -12,12 +14,12 @@ import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from blink_desktop.errors import StoreError
-from blink_desktop.models import Connection, StoredConnection
 
 # Each schema version is a list of statements, applied in order inside one transaction.
 MIGRATIONS: list[tuple[str, ...]] = [
@@ -68,6 +70,101 @@ MIGRATIONS: list[tuple[str, ...]] = [
 
 def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class StoredConnection:
+    id: str
+    user_id: str
+    institution: str | None
+    status: str
+    created: str
+    updated: str
+    last_event: str
+    logo: str | None = None
+
+
+@dataclass(frozen=True)
+class Report:
+    """A connection waiting in the outbox to be reported to your server."""
+
+    id: int
+    connection_id: str
+    basiq_user_id: str
+    created: str
+    attempts: int
+    next_attempt: float
+    last_error: str | None
+
+
+class Writer:
+    """The typed writes of one transaction."""
+
+    def __init__(self, db: sqlite3.Connection, stamp: str) -> None:
+        self._db = db
+        self.stamp = stamp
+
+    def log_event(
+        self,
+        origin: str,
+        raw: str,
+        *,
+        event: str | None,
+        accepted: bool,
+        reason: str | None = None,
+        job_id: str | None = None,
+    ) -> None:
+        self._db.execute(
+            "INSERT INTO events (received, origin, event, payload, accepted, reason, job_id)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (self.stamp, origin, event, raw, int(accepted), reason, job_id),
+        )
+
+    def upsert_connection(self, connection_id: str, basiq_user_id: str, job_id: str | None) -> None:
+        """The same connection twice is one row; the event log keeps both messages."""
+        self._db.execute(
+            "INSERT INTO connections (id, basiq_user_id, status, created, updated, last_event,"
+            " job_id) VALUES (?, ?, 'connected', ?, ?, 'connection', ?)"
+            " ON CONFLICT (id) DO UPDATE SET updated = excluded.updated,"
+            " last_event = excluded.last_event,"
+            " job_id = COALESCE(excluded.job_id, connections.job_id)",
+            (connection_id, basiq_user_id, self.stamp, self.stamp, job_id),
+        )
+
+    def remember_user(self, identifier: str, basiq_user_id: str) -> None:
+        self._db.execute(
+            "INSERT INTO users (identifier, basiq_user_id, created) VALUES (?, ?, ?)"
+            " ON CONFLICT (identifier) DO UPDATE SET basiq_user_id = excluded.basiq_user_id",
+            (identifier, basiq_user_id, self.stamp),
+        )
+
+    def set_status(self, connection_id: str, status: str, event: str) -> None:
+        self._db.execute(
+            "UPDATE connections SET status = ?, updated = ?, last_event = ? WHERE id = ?",
+            (status, self.stamp, event, connection_id),
+        )
+
+    def set_institution(self, connection_id: str, name: str, logo: str | None) -> None:
+        self._db.execute(
+            "UPDATE connections SET institution = ?, logo = ? WHERE id = ?",
+            (name, logo or None, connection_id),
+        )
+
+    def enqueue_report(self, connection_id: str, basiq_user_id: str) -> None:
+        self._db.execute(
+            "INSERT OR IGNORE INTO outbox (connection_id, basiq_user_id, created) VALUES (?, ?, ?)",
+            (connection_id, basiq_user_id, self.stamp),
+        )
+
+    def report_delivered(self, report_id: int) -> None:
+        self._db.execute("DELETE FROM outbox WHERE id = ?", (report_id,))
+
+    def report_failed(self, report_id: int, error: str, next_attempt: float) -> None:
+        self._db.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
+            " WHERE id = ?",
+            (next_attempt, error[:500], report_id),
+        )
 
 
 class Store:
@@ -124,10 +221,11 @@ class Store:
             self._db.execute("COMMIT")
 
     @contextmanager
-    def _writing(self, what: str) -> Iterator[sqlite3.Connection]:
+    def writing(self, what: str) -> Iterator[Writer]:
+        """One transaction; `what` names it in the error a person sees if it fails."""
         try:
             with self._transaction() as db:
-                yield db
+                yield Writer(db, now())
         except sqlite3.Error as exc:
             raise StoreError(
                 f"Could not save {what} to {self.path} ({exc}). Nothing was lost; free some "
@@ -146,114 +244,21 @@ class Store:
         rows = self._read("SELECT basiq_user_id FROM users WHERE identifier = ?", identifier)
         return str(rows[0][0]) if rows else None
 
-    def remember_user(self, identifier: str, basiq_user_id: str) -> None:
-        with self._writing("the user") as db:
-            db.execute(
-                "INSERT INTO users (identifier, basiq_user_id, created) VALUES (?, ?, ?)"
-                " ON CONFLICT (identifier) DO UPDATE SET basiq_user_id = excluded.basiq_user_id",
-                (identifier, basiq_user_id, now()),
-            )
-
     def last_identifier(self) -> str | None:
         rows = self._read("SELECT identifier FROM users ORDER BY created DESC LIMIT 1")
         return str(rows[0][0]) if rows else None
 
-    # events
-    def record(
-        self,
-        origin: str,
-        raw: str,
-        *,
-        event: str | None,
-        accepted: bool,
-        reason: str | None = None,
-        basiq_user_id: str | None = None,
-        institution: str | None = None,
-        job_id: str | None = None,
-        parsed: object | None = None,
-        report: bool = False,
-    ) -> StoredConnection | None:
-        """Log one message and apply it, in one transaction; return the connection it touched.
-
-        With `report`, a new connection also goes into the outbox for your server.
-        """
-        stamp = now()
-        touched: str | None = None
-        with self._writing("the event") as db:
-            db.execute(
-                "INSERT INTO events (received, origin, event, payload, accepted, reason, job_id)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (stamp, origin, event, raw, int(accepted), reason, job_id),
-            )
-            if accepted and isinstance(parsed, Connection) and parsed.payload.success:
-                touched = parsed.payload.data.id
-                # The same connection twice is one row; the log keeps both messages.
-                db.execute(
-                    "INSERT INTO connections (id, basiq_user_id, institution, status,"
-                    " created, updated, last_event, job_id)"
-                    " VALUES (?, ?, ?, 'connected', ?, ?, 'connection', ?)"
-                    " ON CONFLICT (id) DO UPDATE SET updated = excluded.updated,"
-                    " last_event = excluded.last_event,"
-                    " institution = COALESCE(excluded.institution, connections.institution),"
-                    " job_id = COALESCE(excluded.job_id, connections.job_id)",
-                    (touched, basiq_user_id or "", institution, stamp, stamp, job_id),
-                )
-                if report and basiq_user_id:
-                    db.execute(
-                        "INSERT OR IGNORE INTO outbox (connection_id, basiq_user_id, created)"
-                        " VALUES (?, ?, ?)",
-                        (touched, basiq_user_id, stamp),
-                    )
-        return self.connection(touched) if touched else None
-
-    def report_connection(self, connection_id: str, basiq_user_id: str) -> None:
-        """A connection a client reported (the reference server's record); idempotent."""
-        stamp = now()
-        with self._writing("the connection") as db:
-            db.execute(
-                "INSERT INTO connections (id, basiq_user_id, status, created, updated, last_event)"
-                " VALUES (?, ?, 'reported', ?, ?, 'report')"
-                " ON CONFLICT (id) DO UPDATE SET updated = excluded.updated",
-                (connection_id, basiq_user_id, stamp, stamp),
-            )
-
-    def set_status(self, connection_id: str, status: str, event: str) -> None:
-        with self._writing("the connection status") as db:
-            db.execute(
-                "UPDATE connections SET status = ?, updated = ?, last_event = ? WHERE id = ?",
-                (status, now(), event, connection_id),
-            )
-
-    def set_institution(self, connection_id: str, name: str, logo: str) -> None:
-        with self._writing("the bank's name") as db:
-            db.execute(
-                "UPDATE connections SET institution = ?, logo = ? WHERE id = ?",
-                (name, logo or None, connection_id),
-            )
-
     # outbox
-    def due_reports(self, moment: float) -> list[dict[str, Any]]:
+    def due_reports(self, moment: float) -> list[Report]:
         rows = self._read("SELECT * FROM outbox WHERE next_attempt <= ? ORDER BY id", moment)
-        return [dict(row) for row in rows]
+        return [Report(**dict(row)) for row in rows]
 
     def next_report_at(self) -> float | None:
         rows = self._read("SELECT MIN(next_attempt) FROM outbox")
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
-    def report_delivered(self, report_id: int) -> None:
-        with self._writing("the delivered report") as db:
-            db.execute("DELETE FROM outbox WHERE id = ?", (report_id,))
-
-    def report_failed(self, report_id: int, error: str, next_attempt: float) -> None:
-        with self._writing("the failed report") as db:
-            db.execute(
-                "UPDATE outbox SET attempts = attempts + 1, next_attempt = ?, last_error = ?"
-                " WHERE id = ?",
-                (next_attempt, error[:500], report_id),
-            )
-
-    def pending_reports(self) -> list[dict[str, Any]]:
-        return [dict(row) for row in self._read("SELECT * FROM outbox ORDER BY id")]
+    def pending_reports(self) -> list[Report]:
+        return [Report(**dict(row)) for row in self._read("SELECT * FROM outbox ORDER BY id")]
 
     # reading
     def connection(self, connection_id: str) -> StoredConnection | None:

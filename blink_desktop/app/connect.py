@@ -1,5 +1,6 @@
-"""What the window asks for: who you are, a Blink URL to connect, each Blink message, progress.
+"""The connect service: who you are, a Blink URL to connect, each Blink message, progress.
 
+It decides what each message means and writes it through the store in one transaction.
 Nothing here knows about pywebview; the bridge turns these calls into JSON for the page.
 """
 
@@ -7,30 +8,39 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import threading
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from urllib.parse import urlencode
 
-from blink_desktop.api_client import BasiqClient
-from blink_desktop.errors import BlinkError
-from blink_desktop.models import (
+from blink_desktop.app.blink_events import (
     Connection,
     Failed,
     Job,
     Rejected,
-    StoredConnection,
     parse_event,
 )
-from blink_desktop.outbox import Outbox
-from blink_desktop.providers import TokenProvider
-from blink_desktop.store import Store
+from blink_desktop.app.outbox import Outbox
+from blink_desktop.app.store import Store, StoredConnection
+from blink_desktop.basiq.client import BasiqClient
+from blink_desktop.basiq.identifiers import Identifier
+from blink_desktop.errors import BlinkError
 
 log = logging.getLogger(__name__)
 
 Transport = Literal["iframe", "scheme"]
-_IDENTIFIER = re.compile(r"^[^\s@]+@[^\s@]+\.[^\s@]+$|^\+?[0-9 ]{8,20}$")
+
+
+class TokenProvider(Protocol):
+    """The server role: basiq/keyholder.KeyHolder with the key, or app/backend.py's client."""
+
+    def basiq_user(self, identifier: str) -> str:
+        """The Basiq user id for this person, created on first use."""
+        ...
+
+    def client_token(self, basiq_user_id: str) -> str:
+        """A fresh CLIENT_ACCESS token for Blink."""
+        ...
 
 
 @dataclass(frozen=True)
@@ -93,11 +103,10 @@ class ConnectService:
 
     def set_identifier(self, identifier: str) -> str:
         """Validate, then find or create the Basiq user now, so it is remembered from here on."""
-        identifier = identifier.strip()
-        if not _IDENTIFIER.match(identifier):
-            raise BlinkError(
-                "Enter an email address (or a mobile number) to identify you to Basiq."
-            )
+        try:
+            identifier = Identifier.parse(identifier).value
+        except ValueError as exc:
+            raise BlinkError(str(exc)) from None
         self._basiq_user(identifier)
         self._identifier = identifier
         return identifier
@@ -106,7 +115,8 @@ class ConnectService:
         basiq_user = self._store.basiq_user(identifier)
         if basiq_user is None:
             basiq_user = self._provider.basiq_user(identifier)
-            self._store.remember_user(identifier, basiq_user)
+            with self._store.writing("who you are") as tx:
+                tx.remember_user(identifier, basiq_user)
         return basiq_user
 
     # connect
@@ -135,9 +145,10 @@ class ConnectService:
             event = parse_event(data)
         except Rejected as rejected:
             log.warning("rejected a message from %s: %s", origin, rejected)
-            self._store.record(
-                origin, raw[:65536], event=_name(data), accepted=False, reason=str(rejected)
-            )
+            with self._store.writing("the event") as tx:
+                tx.log_event(
+                    origin, raw[:65536], event=_name(data), accepted=False, reason=str(rejected)
+                )
             return Outcome(accepted=False, reason=str(rejected))
         job_id = None
         if isinstance(event, Job) and event.payload.success:
@@ -146,20 +157,24 @@ class ConnectService:
                 session.job_ids.append(job_id)
         elif session and session.job_ids:
             job_id = session.job_ids[-1]
-        stored = self._store.record(
-            origin,
-            raw,
-            event=event.event,
-            accepted=True,
-            basiq_user_id=session.basiq_user_id if session else None,
-            job_id=job_id,
-            parsed=event,
-            report=self._outbox is not None,
+        connected = (
+            event.payload.data.id
+            if isinstance(event, Connection) and event.payload.success
+            else None
         )
-        if self._outbox is not None and stored is not None:
+        user_id = session.basiq_user_id if session else ""
+        reporting = self._outbox is not None and connected is not None and bool(user_id)
+        with self._store.writing("the event") as tx:
+            tx.log_event(origin, raw, event=event.event, accepted=True, job_id=job_id)
+            if connected is not None:
+                tx.upsert_connection(connected, user_id, job_id)
+                if reporting:
+                    tx.enqueue_report(connected, user_id)
+        if reporting and self._outbox is not None:
             self._outbox.wake()
         if not isinstance(event, Job | Connection):
             return Outcome(accepted=True, event=event.event, job_id=job_id)
+        stored = self._store.connection(connected) if connected else None
         failure = event.payload.data if isinstance(event.payload, Failed) else None
         return Outcome(
             accepted=True,
@@ -176,18 +191,14 @@ class ConnectService:
         if session is None or job_id not in session.job_ids:
             raise BlinkError("That connection attempt is not this window's; start a new one.")
         job = self._client.job(session.token, job_id)
-        steps = [
-            {"title": str(s.get("title")), "status": str(s.get("status"))}
-            for s in job.get("steps", [])
-        ]
-        failed = any(s["status"] == "failed" for s in steps)
-        done = failed or all(s["status"] in ("success", "skipped") for s in steps)
-        connection_id = str(job.get("links", {}).get("source", "")).rsplit("/", 1)[-1]
-        if done and connection_id and self._store.connection(connection_id):
-            self._store.set_status(connection_id, "failed" if failed else "active", "job")
-            if not failed:
+        connection_id = job.connection_id
+        if job.done and connection_id and self._store.connection(connection_id):
+            with self._store.writing("the connection status") as tx:
+                tx.set_status(connection_id, "failed" if job.failed else "active", "job")
+            if not job.failed:
                 self._describe(session, connection_id)
-        return {"steps": steps, "done": done, "failed": failed}
+        steps = [{"title": step.title, "status": step.status} for step in job.steps]
+        return {"steps": steps, "done": job.done, "failed": job.failed}
 
     def _describe(self, session: Session, connection_id: str) -> None:
         """Best effort: name the bank in the list once the job is done."""
@@ -195,14 +206,10 @@ class ConnectService:
             connection = self._client.connection(
                 session.token, session.basiq_user_id, connection_id
             )
-            institution_id = str(connection["institution"]["id"])
-            institution = self._client.institution(session.token, institution_id)
-            self._store.set_institution(
-                connection_id,
-                str(institution.get("shortName") or institution.get("name") or institution_id),
-                str(institution.get("logo", {}).get("links", {}).get("square") or ""),
-            )
-        except (BlinkError, KeyError, TypeError) as exc:
+            institution = self._client.institution(session.token, connection.institution.id)
+            with self._store.writing("the bank's name") as tx:
+                tx.set_institution(connection_id, institution.display_name, institution.logo_url)
+        except BlinkError as exc:
             log.info("could not name the bank of connection %s: %s", connection_id, exc)
 
     def connections(self) -> list[dict[str, Any]]:

@@ -12,8 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from blink_desktop.app.store import Store
 from blink_desktop.errors import BlinkError
-from blink_desktop.store import Store
 
 log = logging.getLogger(__name__)
 
@@ -58,21 +58,23 @@ class Outbox:
         delivered = 0
         for report in self._store.due_reports(self._clock()):
             try:
-                self._deliver(report["basiq_user_id"], report["connection_id"])
+                self._deliver(report.basiq_user_id, report.connection_id)
             except BlinkError as exc:
-                delay = min(self._max_delay, self._first_delay * 2 ** report["attempts"])
+                delay = min(self._max_delay, self._first_delay * 2**report.attempts)
                 delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
-                self._store.report_failed(report["id"], str(exc), self._clock() + delay)
+                with self._store.writing("the failed report") as tx:
+                    tx.report_failed(report.id, str(exc), self._clock() + delay)
                 log.warning(
                     "report of connection %s failed; retrying in %.0f s: %s",
-                    report["connection_id"],
+                    report.connection_id,
                     delay,
                     exc,
                 )
             else:
-                self._store.report_delivered(report["id"])
+                with self._store.writing("the delivered report") as tx:
+                    tx.report_delivered(report.id)
                 delivered += 1
-                log.info("reported connection %s to your server", report["connection_id"])
+                log.info("reported connection %s to your server", report.connection_id)
         return delivered
 
     def _run(self) -> None:

@@ -1,0 +1,117 @@
+"""The desktop app without its window: settings → upstream, store, server role, connect service.
+
+Tests and the command line build the app through here too; `window.run` adds the window.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from blink_desktop import upstream
+from blink_desktop.app.backend import BackendClient
+from blink_desktop.app.connect import ConnectService, TokenProvider
+from blink_desktop.app.outbox import Outbox
+from blink_desktop.app.store import Store
+from blink_desktop.basiq.client import BASIQ_API, BasiqClient
+from blink_desktop.basiq.keyholder import KeyHolder
+from blink_desktop.errors import SettingsError
+from blink_desktop.settings import Settings
+
+DATABASE = "blink-desktop.sqlite"
+EMULATOR_STATE = "emulator.sqlite"
+Mode = Literal["emulator", "direct", "backend"]
+
+
+def database_path(settings: Settings) -> Path:
+    return settings.data_dir / DATABASE
+
+
+@dataclass
+class App:
+    service: ConnectService
+    store: Store
+    mode: Mode
+    upstream: upstream.Upstream | None = None  # None in backend mode: your server holds the key
+    outbox: Outbox | None = None
+
+    def close(self) -> None:
+        if self.outbox is not None:
+            self.outbox.stop()
+        if self.upstream is not None:
+            self.upstream.close()
+        self.store.close()
+
+
+def choose_mode(settings: Settings) -> Mode:
+    """backend when your server is set, direct when there is a key, else the emulator."""
+    if settings.provider != "auto":
+        return settings.provider
+    if settings.backend_url is not None:
+        return "backend"
+    if upstream.configured_key(settings) is not None:
+        return "direct"
+    return "emulator"
+
+
+def build(settings: Settings) -> App:
+    mode = choose_mode(settings)
+    store = Store(database_path(settings))
+    try:
+        return _build(settings, mode, store)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _build(settings: Settings, mode: Mode, store: Store) -> App:
+    outbox: Outbox | None = None
+    provider: TokenProvider
+    chosen: upstream.Upstream | None = None
+    if mode == "backend":
+        if settings.backend_url is None or not settings.client_id:
+            raise SettingsError(
+                "Backend mode needs your server's address and this app's id there: set "
+                "BLINK_DESKTOP_BACKEND_URL and BLINK_DESKTOP_CLIENT_ID."
+            )
+        backend = BackendClient(str(settings.backend_url), settings.client_id)
+        provider = backend
+        # The client token goes straight to Basiq to follow the job, as Blink itself does.
+        client = BasiqClient(str(settings.api_url or BASIQ_API), version=settings.basiq_version)
+        blink_url = str(settings.blink_url or upstream.BASIQ_BLINK)
+        outbox = Outbox(store, backend.report_connection)
+        outbox.start()
+    else:
+        if mode == "emulator":
+            # Keep the emulator's state beside ours, so stored connections stay valid next time.
+            chosen = upstream.emulator(settings, settings.data_dir / EMULATOR_STATE)
+        else:
+            key = upstream.configured_key(settings)
+            if not key:
+                raise SettingsError(
+                    "Direct mode needs a Basiq API key: set BLINK_DESKTOP_API_KEY, or store it "
+                    "with `blink-desktop login`."
+                )
+            chosen = upstream.basiq(settings, key)
+        client = BasiqClient(chosen.api_url, version=settings.basiq_version)
+        provider = KeyHolder(client, chosen.api_key, known_users=store.basiq_user)
+        blink_url = chosen.blink_url
+    service = ConnectService(
+        provider,
+        client,
+        store,
+        blink_url=blink_url,
+        blink_origin=_origin(blink_url),
+        transport=settings.transport,
+        identifier=settings.user,
+        emulated=chosen is not None and chosen.emulated,
+        outbox=outbox,
+    )
+    return App(service=service, store=store, mode=mode, upstream=chosen, outbox=outbox)
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
