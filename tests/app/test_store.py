@@ -10,22 +10,18 @@ from pathlib import Path
 
 import pytest
 
+from blink_desktop.app.store import MIGRATIONS, Store
 from blink_desktop.errors import StoreError
-from blink_desktop.models import parse_event
-from blink_desktop.store import MIGRATIONS, Store
 
 SUCCESS = '{"event":"connection","payload":{"success":true,"data":{"id":"conn-1"}}}'
 
 
 def record_success(store: Store, raw: str = SUCCESS) -> None:
-    store.record(
-        "http://blink",
-        raw,
-        event="connection",
-        accepted=True,
-        basiq_user_id="u1",
-        parsed=parse_event(raw),
-    )
+    """What the connect service writes for a successful connection message: one transaction."""
+    connection_id = json.loads(raw)["payload"]["data"]["id"]
+    with store.writing("the event") as tx:
+        tx.log_event("http://blink", raw, event="connection", accepted=True)
+        tx.upsert_connection(connection_id, "u1", None)
 
 
 def test_new_database_is_owner_only_wal_and_current(tmp_path: Path) -> None:
@@ -48,9 +44,10 @@ def test_the_same_connection_twice_is_one_row_and_two_log_entries(tmp_path: Path
 
 def test_rejected_messages_are_logged_with_their_reason(tmp_path: Path) -> None:
     store = Store(tmp_path / "blink.db")
-    store.record(
-        "http://evil", "{not json", event=None, accepted=False, reason="message is not JSON"
-    )
+    with store.writing("the event") as tx:
+        tx.log_event(
+            "http://evil", "{not json", event=None, accepted=False, reason="message is not JSON"
+        )
     [event] = store.events()
     assert (event["accepted"], event["reason"], event["origin"]) == (
         False,
@@ -123,8 +120,8 @@ def test_full_disk_gives_a_clear_error_and_keeps_what_was_stored(tmp_path: Path)
     pages = store._db.execute("PRAGMA page_count").fetchone()[0]
     store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now "full"
     big = "x" * 200_000
-    with pytest.raises(StoreError, match="disk space"):
-        store.record("http://blink", big, event=None, accepted=False, reason="too big")
+    with pytest.raises(StoreError, match="disk space"), store.writing("the event") as tx:
+        tx.log_event("http://blink", big, event=None, accepted=False, reason="too big")
     assert [c.id for c in store.connections()] == ["conn-1"]
     assert len(store.events()) == 1
 
@@ -139,7 +136,8 @@ def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
 def test_users_map_identifiers_to_basiq_ids(tmp_path: Path) -> None:
     store = Store(tmp_path / "blink.db")
     assert store.basiq_user("me@x.co") is None
-    store.remember_user("me@x.co", "u1")
-    store.remember_user("me@x.co", "u1")
+    for _ in range(2):
+        with store.writing("the user") as tx:
+            tx.remember_user("me@x.co", "u1")
     assert store.basiq_user("me@x.co") == "u1"
     assert store.last_identifier() == "me@x.co"

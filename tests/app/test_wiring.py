@@ -10,11 +10,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from blink_desktop.store import Store
 
 from blink_desktop import app
 from blink_desktop.errors import SettingsError
 from blink_desktop.settings import load_settings
-from blink_desktop.store import Store
 from tests.test_store import record_success
 
 
