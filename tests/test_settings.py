@@ -1,0 +1,58 @@
+"""Settings: the environment, the config file, and messages that name the setting."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from blink_desktop.errors import SettingsError
+from blink_desktop.settings import load_settings
+
+
+def test_defaults_use_the_data_dir_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings()
+    assert settings.data_dir == tmp_path / "data"
+    assert settings.api_url is None
+    assert settings.transport == "iframe"
+
+
+def test_environment_overrides_the_config_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    paths.config_file().write_text('transport = "scheme"\nuser = "file@x.co"\n')
+    monkeypatch.setenv("BLINK_DESKTOP_USER", "env@x.co")
+    settings = load_settings()
+    assert (settings.transport, settings.user) == ("scheme", "env@x.co")
+
+
+def test_bad_environment_value_names_the_setting_and_accepted_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_TRANSPORT", "pigeon")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "Setting BLINK_DESKTOP_TRANSPORT = 'pigeon' is not valid: "
+        "accepted values are 'iframe' or 'scheme'."
+    )
+
+
+def test_bad_file_values_unknown_keys_and_broken_toml_are_explained() -> None:
+    config = paths.config_file()
+    config.write_text('api_url = "ftp://x"\n')
+    with pytest.raises(SettingsError, match=r"api_url in .*config.toml.*http:// or https:// URL"):
+        load_settings()
+    config.write_text("colour = 'blue'\n")
+    with pytest.raises(SettingsError, match="Unknown setting colour"):
+        load_settings()
+    config.write_text("transport = \n")
+    with pytest.raises(SettingsError, match="cannot be read"):
+        load_settings()
+
+
+def test_a_bad_api_key_value_is_never_echoed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_API_KEY", "")
+    monkeypatch.setenv("BLINK_DESKTOP_LOG_LEVEL", "loud")
+    monkeypatch.setenv("BLINK_DESKTOP_USER", "")
+    with pytest.raises(SettingsError) as raised:
+        load_settings(api_key=123)
+    assert "123" not in str(raised.value)
