@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from blink_desktop import paths
 from blink_desktop.errors import SettingsError
 from blink_desktop.settings import load_settings
 
