@@ -28,11 +28,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from blink_desktop.api_client import BasiqClient  # noqa: E402
-from blink_desktop.bridge import Bridge  # noqa: E402
-from blink_desktop.providers import DirectProvider  # noqa: E402
-from blink_desktop.services import ConnectService  # noqa: E402
-from blink_desktop.store import Store  # noqa: E402
+from blink_desktop.app.bridge import Bridge  # noqa: E402
+from blink_desktop.app.connect import ConnectService  # noqa: E402
+from blink_desktop.app.store import Store  # noqa: E402
+from blink_desktop.basiq.client import BasiqClient  # noqa: E402
+from blink_desktop.basiq.keyholder import KeyHolder  # noqa: E402
 from harness.cdp import CDP  # noqa: E402
 from harness.ports import free_port  # noqa: E402
 
@@ -60,7 +60,7 @@ def bridge_latency(count: int, folder: Path) -> list[float]:
     store = Store(folder / "bench.sqlite")
     client = BasiqClient("http://127.0.0.1:9")
     service = ConnectService(
-        DirectProvider(client, "unused"), client, store,
+        KeyHolder(client, "unused"), client, store,
         blink_url="http://127.0.0.1:1/index.html", blink_origin="http://127.0.0.1:1",
     )  # fmt: skip
     bridge = Bridge(service, "token")

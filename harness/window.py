@@ -39,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     assert window is not None
 
     if args.scheme_log is not None:
-        from blink_desktop import basiq_scheme
+        from blink_desktop.app import navigation
 
         log_path: Path = args.scheme_log
 
@@ -47,7 +47,7 @@ def main(argv: list[str] | None = None) -> int:
             with log_path.open("a", encoding="utf-8") as fh:
                 fh.write(json.dumps(url) + "\n")
 
-        basiq_scheme.install(window, record)
+        navigation.install(window, record)
 
     keep: list[Any] = []
 

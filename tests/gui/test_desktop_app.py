@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +20,12 @@ from typing import Any
 import pytest
 
 from blink_desktop.emulator import Emulator
+from blink_desktop.httpd import Serving
 from blink_desktop.server import build_server
 from blink_desktop.settings import load_settings
-from blink_desktop.wsgi import make, url_of
-from tests.conftest import wait_for
 from harness.cdp import CDP, Frame
 from harness.ports import free_port
+from tests.conftest import wait_for
 
 pytestmark = pytest.mark.gui
 
@@ -268,12 +267,10 @@ def test_backend_mode_end_to_end_against_serve_and_the_emulator(
             api_key=emulator.api_key, api_url=emulator.url, client_ids=["desktop"]
         )
         server = build_server(settings, database=tmp_path / "server.sqlite")
-        http = make("127.0.0.1", 0, server.app)
-        thread = threading.Thread(target=http.serve_forever, kwargs={"poll_interval": 0.05})
-        thread.start()
         try:
+            http = Serving(server.app).start()
             app = desktop(
-                backend_url=url_of(http),
+                backend_url=http.url,
                 client_id="desktop",
                 api_url=emulator.url,
                 blink_url=f"{emulator.url}/index.html",
@@ -287,14 +284,12 @@ def test_backend_mode_end_to_end_against_serve_and_the_emulator(
             assert user == stored["user_id"]
 
             def reported() -> bool:
-                return any(c.id == stored["id"] for c in server.store.connections())
+                return stored["id"] in server.store.connections_of(user)
 
             wait_for(reported, timeout=20)
             assert emulator.api_key not in json.dumps(app.cli("events", "--json"))
+            http.stop()
         finally:
-            http.shutdown()
-            thread.join(timeout=10)
-            http.server_close()
             server.close()
 
 

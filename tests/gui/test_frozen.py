@@ -23,7 +23,7 @@ import pytest
 import requests
 
 from blink_desktop import __version__
-from blink_desktop.store import Store
+from blink_desktop.app.store import Store
 from tests.conftest import foreground
 from tests.gui.test_desktop_app import SOURCE_APP, Desktop, connect_hooli_and_check_it_is_stored
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
@@ -137,12 +137,13 @@ def test_connections_and_events_on_a_filled_data_dir_as_from_source(
 ) -> None:
     store = Store(tmp_path / "data" / "blink-desktop.sqlite")
     try:
-        store.report_connection("conn-1", "user-1")
-        store.set_institution("conn-1", "Hooli", "")
-        store.record(
-            "http://127.0.0.1:1", '{"event":"handshake"}', event="handshake", accepted=True
-        )
-        store.record("http://evil", "{}", event=None, accepted=False, reason="wrong origin")
+        with store.writing("the test's rows") as tx:
+            tx.upsert_connection("conn-1", "user-1", None)
+            tx.set_institution("conn-1", "Hooli", None)
+            tx.log_event(
+                "http://127.0.0.1:1", '{"event":"handshake"}', event="handshake", accepted=True
+            )
+            tx.log_event("http://evil", "{}", event=None, accepted=False, reason="wrong origin")
     finally:
         store.close()
     [connection] = json.loads(same("connections", "--json").stdout)
