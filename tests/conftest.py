@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -16,7 +15,7 @@ import pytest
 import requests
 
 from blink_desktop.emulator import Emulator
-from blink_desktop.wsgi import make, url_of
+from blink_desktop.httpd import Serving
 
 T = TypeVar("T")
 
@@ -153,15 +152,8 @@ def error_of(response: requests.Response) -> dict[str, Any]:
 @contextmanager
 def serving(app: Callable[..., Iterable[bytes]], port: int = 0) -> Iterator[str]:
     """Serve a WSGI app on 127.0.0.1 (port 0 picks one) in a thread; yield its base URL."""
-    server = make("127.0.0.1", port, app)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
-    thread.start()
-    try:
-        yield url_of(server)
-    finally:
-        server.shutdown()
-        thread.join(timeout=10)
-        server.server_close()
+    with Serving(app, port=port) as served:
+        yield served.url
 
 
 @contextmanager
