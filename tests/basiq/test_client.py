@@ -1,0 +1,79 @@
+"""The typed client against the emulator over real HTTP: models in, errors a person can act on."""
+
+from __future__ import annotations
+
+import pytest
+
+from blink_desktop.basiq.client import BasiqClient
+from blink_desktop.basiq.models import Connection, Institution, Job
+from blink_desktop.emulator import Emulator, Fault
+from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
+from blink_desktop.httpd import Serving
+from tests.conftest import Api
+
+
+def test_each_call_returns_basiqs_answer_as_a_model(emulator: Emulator, api: Api) -> None:
+    client = BasiqClient(emulator.url, version="2.1")
+    server = client.token(emulator.api_key, "SERVER_ACCESS")
+    assert server.expires_in == 3600 and server.access_token
+    user = client.create_user(server.access_token, "gavin@hooli.com")
+    assert user.email == "gavin@hooli.com"
+    connection_id = api.connected(user.id)
+    job_id = api.call("GET", f"/users/{user.id}/jobs", api.token()).json()["data"][0]["id"]
+    job = client.job(server.access_token, job_id)
+    assert isinstance(job, Job)
+    assert (job.done, job.failed, job.connection_id) == (True, False, connection_id)
+    connection = client.connection(server.access_token, user.id, connection_id)
+    assert isinstance(connection, Connection) and connection.institution.id == "AU00000"
+    institution = client.institution(server.access_token, "AU00000")
+    assert isinstance(institution, Institution)
+    assert institution.display_name == "Hooli"
+    assert institution.logo_url == f"{emulator.url}/logos/AU00000.svg"
+
+
+def test_a_wrong_key_is_an_auth_error_that_names_the_setting(emulator: Emulator) -> None:
+    with pytest.raises(ApiAuthError, match="BLINK_DESKTOP_API_KEY") as caught:
+        BasiqClient(emulator.url).token("wrong-key", "SERVER_ACCESS")
+    assert "wrong-key" not in str(caught.value)
+
+
+def test_an_expired_token_is_an_auth_error(emulator: Emulator) -> None:
+    client = BasiqClient(emulator.url)
+    token = client.token(emulator.api_key, "SERVER_ACCESS").access_token
+    emulator.expire_tokens()
+    with pytest.raises(ApiAuthError, match="Token has expired"):
+        client.institution(token, "AU00000")
+
+
+def test_an_unknown_resource_is_a_response_error(emulator: Emulator) -> None:
+    client = BasiqClient(emulator.url)
+    token = client.token(emulator.api_key, "SERVER_ACCESS").access_token
+    with pytest.raises(ApiResponseError, match="404: Requested resource is not found"):
+        client.institution(token, "XX99999")
+
+
+def test_a_busy_basiq_is_retried_then_reported_as_unavailable(emulator: Emulator) -> None:
+    client = BasiqClient(emulator.url)
+    emulator.faults.add(Fault(route="POST /token", status=503, times=2))
+    assert client.token(emulator.api_key, "SERVER_ACCESS").access_token  # retried past two
+    emulator.faults.add(Fault(route="POST /token", status=503))
+    with pytest.raises(ApiUnavailable, match="not available right now \\(503"):
+        client.token(emulator.api_key, "SERVER_ACCESS")
+
+
+def test_nothing_listening_is_unavailable_and_names_the_setting() -> None:
+    with pytest.raises(ApiUnavailable, match="Cannot reach the Basiq API.*BLINK_DESKTOP_API_URL"):
+        BasiqClient("http://127.0.0.1:9").token("k", "SERVER_ACCESS")
+
+
+def test_an_answer_that_is_not_basiqs_is_a_response_error() -> None:
+    def not_basiq(environ: object, start_response: object) -> list[bytes]:
+        start_response("200 OK", [("Content-Type", "application/json")])  # type: ignore[operator]
+        return [b'{"id": 1, "steps": "nonsense"}']
+
+    with Serving(not_basiq) as serving:
+        client = BasiqClient(serving.url)
+        with pytest.raises(ApiResponseError, match="not what Basiq sends"):
+            client.job("token", "j1")
+        with pytest.raises(ApiResponseError, match="no access_token"):
+            client.token("k", "SERVER_ACCESS")

@@ -1,0 +1,97 @@
+"""Basiq's answers as models: the facts derived from a job, an institution's name and logo."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from blink_desktop.basiq.models import Institution, Job, error_detail
+
+
+def job(*statuses: str, source: str | None = None) -> Job:
+    titles = ("verify-credentials", "retrieve-accounts", "retrieve-transactions")
+    body: dict[str, Any] = {
+        "type": "job",
+        "id": "j1",
+        "steps": [
+            {"title": title, "status": status, "result": None}
+            for title, status in zip(titles, statuses, strict=False)
+        ],
+        "links": {"self": "https://x/jobs/j1"},
+        "unknownField": {"ignored": True},
+    }
+    if source is not None:
+        body["links"]["source"] = source
+    return Job.model_validate(body)
+
+
+@pytest.mark.parametrize(
+    ("statuses", "done", "failed"),
+    [
+        (("in-progress", "pending", "pending"), False, False),
+        (("success", "in-progress", "pending"), False, False),
+        (("success", "success", "success"), True, False),
+        (("success", "skipped", "success"), True, False),
+        (("failed", "pending", "pending"), True, True),
+        (("success", "success", "failed"), True, True),
+    ],
+)
+def test_a_job_is_done_when_it_failed_or_every_step_succeeded(
+    statuses: tuple[str, ...], done: bool, failed: bool
+) -> None:
+    assert (job(*statuses).done, job(*statuses).failed) == (done, failed)
+
+
+def test_the_connection_id_is_the_last_segment_of_the_source_link() -> None:
+    source = "https://au-api.basiq.io/users/u-1/connections/c-9"
+    assert job("success", source=source).connection_id == "c-9"
+    assert job("success", source=source + "/").connection_id == "c-9"
+    assert job("in-progress").connection_id is None
+    assert job("in-progress", source="").connection_id is None
+
+
+def test_a_failed_steps_result_is_the_failure() -> None:
+    failed = Job.model_validate(
+        {
+            "id": "j",
+            "steps": [
+                {
+                    "title": "verify-credentials",
+                    "status": "failed",
+                    "result": {"code": "invalid-credentials", "title": "Cannot login"},
+                }
+            ],
+        }
+    )
+    failure = failed.failure()
+    assert failure is not None and failure.code == "invalid-credentials"
+    assert job("success").failure() is None
+
+
+def test_an_institution_is_named_by_its_short_name_then_name_then_id() -> None:
+    full = {"id": "AU1", "name": "Hooli Bank", "shortName": "Hooli"}
+    assert Institution.model_validate(full).display_name == "Hooli"
+    assert Institution.model_validate({"id": "AU1", "name": "Hooli Bank"}).display_name == (
+        "Hooli Bank"
+    )
+    assert Institution.model_validate({"id": "AU1"}).display_name == "AU1"
+
+
+def test_the_logo_falls_back_as_blink_does() -> None:
+    def logo(links: dict[str, str]) -> str | None:
+        return Institution.model_validate({"id": "AU1", "logo": {"links": links}}).logo_url
+
+    assert logo({"square": "s", "full": "f", "self": "x"}) == "s"
+    assert logo({"full": "f", "self": "x"}) == "f"
+    assert logo({"self": "x"}) == "x"
+    assert logo({}) is None
+
+
+def test_error_detail_reads_the_first_error_of_basiqs_envelope() -> None:
+    body = {"type": "list", "data": [{"code": "c", "title": "Title", "detail": "More."}]}
+    assert error_detail(body) == ": Title. More."
+    assert error_detail({"data": [{"code": "c"}]}) == ": c."
+    nonsense: object
+    for nonsense in ({}, {"data": []}, {"data": "x"}, None, []):
+        assert error_detail(nonsense) == ""
