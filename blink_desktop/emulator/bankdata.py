@@ -7,6 +7,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from blink_desktop.emulator.links import Links
+
 _NAMESPACE = uuid.UUID("6f1c5d0e-3b7a-4c55-9a51-0c8e2f1b7d42")
 DAYS = 90
 
@@ -45,9 +47,9 @@ def _iso(moment: datetime) -> str:
 
 
 def build(
-    connection: dict[str, Any], institution: dict[str, Any], holder: str, base: str
+    connection: dict[str, Any], institution: dict[str, Any], holder: str, links: Links
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(accounts, transactions) for a connection; `base` is the API's base URL for links."""
+    """(accounts, transactions) for a connection, linked on the emulator's base URL."""
     rng = random.Random(connection["id"])
     user_id, connection_id = connection["user_id"], connection["id"]
     institution_id = institution["id"]
@@ -87,10 +89,9 @@ def build(
                     }
                 ],
                 "links": {
-                    "self": f"{base}/users/{user_id}/accounts/{account_id}",
-                    "transactions": f"{base}/users/{user_id}/transactions"
-                    f"?filter=account.id.eq('{account_id}')",
-                    "institution": f"{base}/institutions/{institution_id}",
+                    "self": links.account(user_id, account_id),
+                    "transactions": links.transactions(user_id, f"account.id.eq('{account_id}')"),
+                    "institution": links.institution(institution_id),
                 },
             }
         )
@@ -115,9 +116,9 @@ def build(
                     "postDate": "" if pending else _iso(moment),
                     "enrich": _enrich(description, code, title) if klass == "payment" else None,
                     "links": {
-                        "self": f"{base}/users/{user_id}/transactions/{transaction_id}",
-                        "account": f"{base}/users/{user_id}/accounts/{account_id}",
-                        "institution": f"{base}/institutions/{institution_id}",
+                        "self": links.transaction(user_id, transaction_id),
+                        "account": links.account(user_id, account_id),
+                        "institution": links.institution(institution_id),
                     },
                 }
             )

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from blink_desktop import paths
+from blink_desktop.emulator.links import Links
 
 MFA_AUTHORIZATIONS = ("user-mfa", "user-mfa-intermittent")
 
@@ -45,24 +46,30 @@ def _path() -> Path:
     return paths.assets_dir() / "emulator" / "institutions.json"
 
 
-def institutions(base: str) -> list[dict[str, Any]]:
-    """Every institution as the API shows it, with links on this emulator's base URL."""
-    return [_with_links(item, base) for item in _load(_path())]
-
-
-def institution(institution_id: str, base: str) -> dict[str, Any] | None:
+def find(institution_id: str) -> dict[str, Any] | None:
+    """The institution as stored, without links: for rules that only need its facts."""
     for item in _load(_path()):
         if item["id"] == institution_id:
-            return _with_links(item, base)
+            return item
     return None
 
 
-def _with_links(item: dict[str, Any], base: str) -> dict[str, Any]:
+def institutions(links: Links) -> list[dict[str, Any]]:
+    """Every institution as the API shows it, with links on this emulator's base URL."""
+    return [shown(item, links) for item in _load(_path())]
+
+
+def institution(institution_id: str, links: Links) -> dict[str, Any] | None:
+    item = find(institution_id)
+    return shown(item, links) if item is not None else None
+
+
+def shown(item: dict[str, Any], links: Links) -> dict[str, Any]:
     result = copy.deepcopy(item)
     identifier = result["id"]
     result.setdefault("logo", {"type": "image"})["links"] = {
-        "square": f"{base}/logos/{identifier}.svg",
-        "full": f"{base}/logos/{identifier}-full.svg",
+        "square": links.logo(identifier),
+        "full": links.logo(identifier, full=True),
     }
-    result["links"] = {"self": f"{base}/institutions/{identifier}"}
+    result["links"] = {"self": links.institution(identifier)}
     return result

@@ -10,6 +10,7 @@ import hashlib
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from blink_desktop.emulator.links import Links
 from blink_desktop.emulator.scenarios import MFA_EXPIRED, MFA_WRONG, Failure
 
 Mfa = Literal["none", "required", "skipped"]
@@ -178,3 +179,15 @@ def timeline(
             previous = None
     t.steps = steps
     return t
+
+
+def progress(job: dict[str, Any], now: float, links: Links) -> Timeline:
+    """A stored job (a row of the state) as it stands at `now`."""
+    return timeline(
+        Plan(**job["plan"]),
+        job["created"],
+        now,
+        answered_at=job["mfa_answered_at"],
+        answer_ok=None if job["mfa_ok"] is None else bool(job["mfa_ok"]),
+        links=links.job_results(job),
+    )

@@ -1,12 +1,18 @@
-"""Basiq's error envelope, raised as an exception anywhere in the emulator."""
+"""Basiq's error envelope, raised as an exception anywhere in the emulator, and its error answers.
+
+`Problem` is an `httpd.HttpProblem`: the `JsonErrors` plugin on the routes, and the middleware
+in front of them, answer it as JSON with its status and headers.
+"""
 
 from __future__ import annotations
 
 import uuid
 from typing import Any
 
+from blink_desktop.httpd import HttpProblem
 
-class Problem(Exception):
+
+class Problem(HttpProblem):
     """An answer in Basiq's error envelope: `{type: list, correlationId, data: [error]}`."""
 
     def __init__(
@@ -28,9 +34,9 @@ class Problem(Exception):
         self.source = {
             key: value for key, value in (("parameter", parameter), ("pointer", pointer)) if value
         }
-        self.headers = headers or {}
+        self.headers = dict(headers or {})
 
-    def envelope(self) -> dict[str, Any]:
+    def body(self) -> dict[str, Any]:
         error: dict[str, Any] = {
             "type": "error",
             "code": self.code,
@@ -95,4 +101,74 @@ def expired() -> Problem:
 def forbidden() -> Problem:
     return Problem(
         403, "forbidden-access", "Forbidden Access", "Access to this resource is forbidden"
+    )
+
+
+def unsupported_content_type(what: str) -> Problem:
+    return Problem(
+        415,
+        "unsupported-content-type",
+        "Content type not supported.",
+        f"The {what} must be sent as application/json.",
+        parameter="Content-Type",
+    )
+
+
+def too_large(limit: int) -> Problem:
+    return Problem(
+        413, "invalid-content", "Payload too large", f"The request body is over {limit} bytes."
+    )
+
+
+def too_many_tokens(limit: int, window: float, retry_after: int) -> Problem:
+    return Problem(
+        429,
+        "too-many-requests",
+        "Too many requests",
+        f"More than {limit} token requests in {int(window)} s; reuse tokens.",
+        headers={"Retry-After": str(retry_after)},
+    )
+
+
+def fault(status: int | None, retry_after: int) -> Problem:
+    """The answer an injected fault gives instead of the route's."""
+    if status == 429:
+        return Problem(
+            429,
+            "too-many-requests",
+            "Too many requests",
+            "Request rate limit reached.",
+            headers={"Retry-After": str(retry_after)},
+        )
+    if status == 503:
+        return Problem(
+            503,
+            "service-unavailable",
+            "Service unavailable",
+            "The service is temporarily unavailable. Please try again later.",
+            headers={"Retry-After": str(retry_after)},
+        )
+    return Problem(
+        500, "internal-server-error", "Internal server error", "An unexpected error occurred."
+    )
+
+
+def fallback(status: int, method: str, path: str) -> Problem:
+    """What an unknown path (404), a wrong method (405) or a crash (500) answers."""
+    if status == 405:
+        return Problem(
+            405, "method-not-allowed", "Method not allowed", f"{method} is not allowed on {path}."
+        )
+    if status == 404:
+        return Problem(
+            404,
+            "resource-not-found",
+            "Requested resource is not found.",
+            f"No resource at {path}.",
+        )
+    return Problem(
+        500,
+        "internal-server-error",
+        "Internal server error",
+        "The emulator failed to handle this request; its log has the details.",
     )

@@ -1,4 +1,8 @@
-"""The emulator's users, connections and jobs: SQLite in memory, or in a file kept across runs."""
+"""The emulator's users, connections and jobs: SQLite in memory, or in a file kept across runs.
+
+Plain storage: rows in, rows out. The rules that decide what goes in live in rules.py; the one
+timestamp the state writes itself (a user's `created`) comes from the emulator's clock.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,10 @@ import json
 import secrets
 import sqlite3
 import threading
-import time
 from pathlib import Path
 from typing import Any
+
+from blink_desktop.emulator.clock import Clock, system_clock
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -52,7 +57,8 @@ Row = dict[str, Any]
 
 
 class State:
-    def __init__(self, path: Path | None = None) -> None:
+    def __init__(self, path: Path | None = None, *, clock: Clock = system_clock) -> None:
+        self._clock = clock
         self._lock = threading.RLock()
         self._db = sqlite3.connect(
             str(path) if path else ":memory:", check_same_thread=False, isolation_level=None
@@ -98,7 +104,7 @@ class State:
             email,
             mobile,
             json.dumps(details),
-            time.time(),
+            self._clock(),
         )
 
     def user(self, user_id: str) -> Row | None:

@@ -1,19 +1,23 @@
-"""JWT-shaped access tokens, signed with HS256, with the claims Basiq's tokens carry."""
+"""Access tokens as Basiq issues them: HS256 JWTs (PyJWT) with Basiq's claims.
+
+The issuer signs and reads tokens; whether a token has expired is the caller's decision, made
+against the emulator's clock (see auth.py), so PyJWT's own expiry check is off.
+"""
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Literal
 
+import jwt
+
+from blink_desktop.emulator.clock import Clock
+
 Scope = Literal["SERVER_ACCESS", "CLIENT_ACCESS"]
 VERSIONS = ("1.0", "2.0", "2.1", "3.0")
 MFA_VERSIONS = ("2.1", "3.0")
+ALGORITHM = "HS256"
 
 
 class TokenError(Exception):
@@ -34,24 +38,19 @@ class Claims:
         return self.scope == "SERVER_ACCESS"
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-
-
 class TokenIssuer:
-    def __init__(self, secret: bytes, *, partner_id: str, application_id: str) -> None:
+    def __init__(
+        self, secret: bytes, *, partner_id: str, application_id: str, clock: Clock
+    ) -> None:
         self._secret = secret
+        self._clock = clock
         self.partner_id = partner_id
         self.application_id = application_id
 
     def issue(
         self, scope: Scope, version: str, ttl: int, user_id: str | None = None, generation: int = 0
     ) -> str:
-        now = int(time.time())
+        now = int(self._clock())
         payload: dict[str, Any] = {
             "partnerid": self.partner_id,
             "applicationid": self.application_id,
@@ -66,21 +65,24 @@ class TokenIssuer:
         }
         if user_id:
             payload["userid"] = user_id
-        # Plain ASCII JSON: its standard base64 never needs '+' or '/', so pages that decode
-        # the payload with atob(), as Blink does, read it without translating base64url.
-        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT"}, separators=(",", ":")).encode())
-        body = _b64(json.dumps(payload, separators=(",", ":")).encode("ascii"))
-        return f"{header}.{body}.{self._sign(f'{header}.{body}')}"
+        # PyJWT writes compact ASCII JSON, and these claims never hold '>', '?' or '~', the only
+        # ASCII that base64 can turn into '+' or '/'. So the payload's base64url is also plain
+        # base64, and pages that decode it with atob(), as Blink does, read it untranslated.
+        return jwt.encode(payload, self._secret, algorithm=ALGORITHM)
 
     def verify(self, token: str) -> Claims:
         """Check the signature and shape; expiry is the caller's decision."""
-        parts = token.split(".")
-        if len(parts) != 3:
-            raise TokenError("not a three-part token")
-        if not hmac.compare_digest(self._sign(f"{parts[0]}.{parts[1]}"), parts[2]):
-            raise TokenError("bad signature")
         try:
-            payload = json.loads(_unb64(parts[1]))
+            payload = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[ALGORITHM],
+                # Time is the emulator's clock, not PyJWT's: the caller checks expiry.
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False},
+            )
+        except jwt.PyJWTError as exc:
+            raise TokenError(str(exc)) from exc
+        try:
             scope = payload["scope"]
             if scope not in ("SERVER_ACCESS", "CLIENT_ACCESS"):
                 raise TokenError("unknown scope")
@@ -94,6 +96,3 @@ class TokenIssuer:
             )
         except (ValueError, KeyError, TypeError) as exc:
             raise TokenError("unreadable payload") from exc
-
-    def _sign(self, message: str) -> str:
-        return _b64(hmac.new(self._secret, message.encode("ascii"), hashlib.sha256).digest())

@@ -1,0 +1,45 @@
+"""The emulator's one clock: epoch seconds, injected from `Emulator(clock=…)` down to the state.
+
+Tokens, users, connections, jobs and the /token rate limit all read the same clock, so a test
+or an integrator holding a `FakeClock` moves a token past its lifetime or a job through its
+steps with `clock.advance(seconds)` instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Protocol
+
+
+class Clock(Protocol):
+    """Anything called with no arguments that answers the time in epoch seconds."""
+
+    def __call__(self) -> float: ...
+
+
+system_clock: Clock = time.time
+
+
+class FakeClock:
+    """A clock that stands still until told to move; safe to read from the server's threads."""
+
+    def __init__(self, start: float | None = None) -> None:
+        # A whole second by default, so `iat + ttl` in tokens lines up with the test's arithmetic.
+        self._now = float(int(time.time()) if start is None else start)
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        with self._lock:
+            return self._now
+
+    def advance(self, seconds: float) -> float:
+        """Move forward by `seconds` and answer the new time; time never runs backwards."""
+        if seconds < 0:
+            raise ValueError("a clock cannot go back in time")
+        with self._lock:
+            self._now += seconds
+            return self._now
+
+    def __repr__(self) -> str:
+        return f"FakeClock({self():.3f})"

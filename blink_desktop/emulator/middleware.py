@@ -1,0 +1,77 @@
+"""What sits in front of every route, as a public API has it: paths, size limit, CORS, faults.
+
+A WSGI wrapper around the bottle app of routes.py: trailing slashes are dropped, CORS preflights
+answered, bodies over 1 MiB refused, every answer gets CORS headers, and injected faults (faults.py)
+add latency or answer an error before the route runs.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from blink_desktop.emulator import problems
+from blink_desktop.emulator.faults import Faults
+from blink_desktop.emulator.problems import Problem
+from blink_desktop.httpd import JSON, Environ, StartResponse, WsgiApp
+
+MAX_BODY = 1024 * 1024
+CORS_HEADERS = [
+    ("Access-Control-Allow-Origin", "*"),
+    ("Access-Control-Expose-Headers", "Retry-After"),
+]
+PREFLIGHT_HEADERS = [
+    ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+    ("Access-Control-Max-Age", "600"),
+]
+ALLOWED_HEADERS = "Authorization, Content-Type, Accept, basiq-version"
+_REASONS = {
+    413: "Payload Too Large",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
+
+class Middleware:
+    def __init__(self, app: WsgiApp, faults: Faults) -> None:
+        self.app = app
+        self.faults = faults
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET")
+        path = environ.get("PATH_INFO", "/")
+        if len(path) > 1 and path.endswith("/"):
+            path = environ["PATH_INFO"] = path.rstrip("/") or "/"
+
+        def respond(status: str, headers: list[tuple[str, str]], *args: Any) -> Any:
+            return start_response(status, headers + CORS_HEADERS, *args)
+
+        if method == "OPTIONS":
+            requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS") or ALLOWED_HEADERS
+            respond(
+                "204 No Content", PREFLIGHT_HEADERS + [("Access-Control-Allow-Headers", requested)]
+            )
+            return []
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY:
+            return _send(respond, problems.too_large(MAX_BODY))
+        latency, fault = self.faults.pick(method, path)
+        if latency:
+            time.sleep(latency)  # a slow network is real time, whatever the emulator's clock says
+        if fault is not None:
+            return _send(respond, problems.fault(fault.status, fault.retry_after))
+        return self.app(environ, respond)
+
+
+def _send(respond: StartResponse, problem: Problem) -> Iterable[bytes]:
+    body = json.dumps(problem.body()).encode()
+    headers = [("Content-Type", JSON), ("Content-Length", str(len(body)))]
+    headers += list(problem.headers.items())
+    respond(f"{problem.status} {_REASONS[problem.status]}", headers)
+    return [body]

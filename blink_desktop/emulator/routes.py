@@ -1,0 +1,258 @@
+"""The emulator's HTTP face: bottle routes that authenticate, apply the rules and render views.
+
+Each API route settles finished job steps first, checks its token (auth.py), reads the JSON
+body, asks `Rules` to act, and answers a view built with one `Links` for the request's base URL.
+A raised `Problem` becomes Basiq's error envelope through httpd's `JsonErrors` plugin, which also
+answers unknown paths, wrong methods and crashes. The Blink page, logos and the JS control are
+static files on the same server.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qsl
+
+import bottle
+
+from blink_desktop import paths
+from blink_desktop.emulator import problems, views
+from blink_desktop.emulator.auth import Auth, Need, TokenRateLimit
+from blink_desktop.emulator.clock import Clock
+from blink_desktop.emulator.links import Links
+from blink_desktop.emulator.problems import not_valid
+from blink_desktop.emulator.rules import Rules
+from blink_desktop.emulator.tokens import Claims
+from blink_desktop.httpd import JSON, JsonErrors, json_response
+
+log = logging.getLogger("blink_desktop.emulator")
+
+Callback = Callable[..., Any]
+
+
+def request_links() -> Links:
+    scheme, netloc = bottle.request.urlparts[:2]
+    return Links(f"{scheme}://{netloc}")
+
+
+def _content_type() -> str:
+    return str(bottle.request.content_type or "").split(";")[0].strip().lower()
+
+
+def _json_body(what: str) -> Any:
+    if _content_type() != JSON:
+        raise problems.unsupported_content_type(what)
+    return _decode(bottle.request.body.read())
+
+
+def _decode(raw: bytes) -> Any:
+    try:
+        return json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise not_valid("The request body is not valid JSON.") from None
+
+
+def _token_fields() -> dict[str, Any]:
+    """/token takes a form, as Basiq documents, or JSON, as Basiq's example server sends."""
+    raw = bottle.request.body.read()
+    if _content_type() != JSON:
+        return dict(parse_qsl(raw.decode("utf-8", "replace")))
+    fields = _decode(raw)
+    if not isinstance(fields, dict):
+        raise not_valid("The request body must be a JSON object.")
+    return fields
+
+
+def build_app(
+    auth: Auth, rules: Rules, *, clock: Clock, rate_limit: TokenRateLimit | None = None
+) -> bottle.Bottle:
+    app = bottle.Bottle(catchall=True)
+    app.install(
+        JsonErrors(
+            lambda status: problems.fallback(status, bottle.request.method, bottle.request.path),
+            logger=log,
+        )
+    )
+    limiter = rate_limit or TokenRateLimit(clock=clock)
+
+    def route(method: str, path: str) -> Callable[[Callback], Callback]:
+        def register(callback: Callback) -> Callback:
+            def settled(*args: Any, **kwargs: Any) -> Any:
+                rules.settle()
+                return callback(*args, **kwargs)
+
+            app.route(path, method, settled)
+            return callback
+
+        return register
+
+    def check(need: Need, user_id: str | None = None) -> Claims:
+        return auth.authenticate(bottle.request.get_header("Authorization"), need, user_id)
+
+    def query(name: str) -> str | None:
+        value = bottle.request.query.get(name)
+        return str(value) if value is not None else None
+
+    @route("POST", "/token")
+    def token() -> Any:
+        limiter.check(bottle.request.remote_addr or "?")
+        issued = auth.issue(
+            bottle.request.get_header("Authorization"),
+            bottle.request.get_header("basiq-version"),
+            _token_fields(),
+        )
+        return json_response(views.token(issued, auth.token_ttl))
+
+    @route("GET", "/public/institutions")
+    def public_institutions() -> Any:
+        return json_response(views.institutions(query("filter"), request_links()))
+
+    @route("GET", "/institutions")
+    def institutions() -> Any:
+        check("any")
+        return json_response(views.institutions(query("filter"), request_links()))
+
+    @route("GET", "/institutions/<institution_id>")
+    def institution(institution_id: str) -> Any:
+        check("any")
+        return json_response(views.institution(institution_id, request_links()))
+
+    @route("POST", "/users")
+    def create_user() -> Any:
+        check("server")
+        return json_response(
+            views.new_user(rules.create_user(_json_body("user")), request_links()), 201
+        )
+
+    def user_view(user_id: str) -> Any:
+        user = rules.user(user_id)
+        return json_response(views.user(user, rules.connections(user_id), request_links()))
+
+    @route("GET", "/users/<user_id>")
+    def get_user(user_id: str) -> Any:
+        check("any", user_id)
+        return user_view(user_id)
+
+    @route("POST", "/users/<user_id>")
+    def update_user(user_id: str) -> Any:
+        check("server")
+        rules.update_user(user_id, _json_body("user"))
+        return user_view(user_id)
+
+    @route("DELETE", "/users/<user_id>")
+    def delete_user(user_id: str) -> Any:
+        check("server")
+        rules.delete_user(user_id)
+        return bottle.HTTPResponse(status=204)
+
+    @route("GET", "/users/<user_id>/connections")
+    def list_connections(user_id: str) -> Any:
+        check("server")
+        rows = rules.connections(user_id)
+        return json_response(views.connections(user_id, rows, query("filter"), request_links()))
+
+    @route("POST", "/users/<user_id>/connections")
+    def create_connection(user_id: str) -> Any:
+        claims = check("any", user_id)
+        job_id = rules.create_connection(claims, user_id, _json_body("connection"))
+        return json_response(views.job_started(job_id, request_links()), 202)
+
+    @route("POST", "/users/<user_id>/connections/refresh")
+    def refresh_all(user_id: str) -> Any:
+        check("server")
+        return json_response(views.jobs_started(rules.refresh_all(user_id), request_links()), 202)
+
+    @route("GET", "/users/<user_id>/connections/<connection_id>")
+    def get_connection(user_id: str, connection_id: str) -> Any:
+        claims = check("any", user_id)
+        row = rules.connection(user_id, connection_id)
+        return json_response(views.connection(row, request_links(), server=claims.is_server))
+
+    @route("POST", "/users/<user_id>/connections/<connection_id>")
+    def update_connection(user_id: str, connection_id: str) -> Any:
+        claims = check("any", user_id)
+        body = _json_body("connection")
+        job_id = rules.update_connection(claims, user_id, connection_id, body)
+        return json_response(views.job_started(job_id, request_links()), 202)
+
+    @route("DELETE", "/users/<user_id>/connections/<connection_id>")
+    def delete_connection(user_id: str, connection_id: str) -> Any:
+        check("server")
+        rules.delete_connection(user_id, connection_id)
+        return bottle.HTTPResponse(status=204)
+
+    @route("POST", "/users/<user_id>/connections/<connection_id>/refresh")
+    def refresh_connection(user_id: str, connection_id: str) -> Any:
+        check("server")
+        job_id = rules.refresh_connection(user_id, connection_id)
+        return json_response(views.job_started(job_id, request_links()), 202)
+
+    @route("GET", "/jobs/<job_id>")
+    def get_job(job_id: str) -> Any:
+        claims = check("any")
+        return json_response(views.job(rules.job(claims, job_id), clock(), request_links()))
+
+    @route("POST", "/jobs/<job_id>/mfa")
+    def answer_mfa(job_id: str) -> Any:
+        claims = check("client")
+        rules.answer_mfa(claims, job_id, _json_body("MFA response"))
+        return json_response(views.job_started(job_id, request_links()), 202)
+
+    @route("GET", "/users/<user_id>/jobs")
+    def list_jobs(user_id: str) -> Any:
+        check("server")
+        return json_response(views.jobs(user_id, rules.jobs(user_id), clock(), request_links()))
+
+    @route("GET", "/users/<user_id>/accounts")
+    def list_accounts(user_id: str) -> Any:
+        check("server")
+        rows = rules.connections(user_id)
+        return json_response(views.accounts(user_id, rows, query("filter"), request_links()))
+
+    @route("GET", "/users/<user_id>/accounts/<account_id>")
+    def get_account(user_id: str, account_id: str) -> Any:
+        check("server")
+        rows = rules.connections(user_id)
+        return json_response(views.account(rows, account_id, request_links()))
+
+    @route("GET", "/users/<user_id>/transactions")
+    def list_transactions(user_id: str) -> Any:
+        check("server")
+        page = views.transactions(
+            user_id,
+            rules.connections(user_id),
+            request_links(),
+            filter_text=query("filter"),
+            limit_text=query("limit"),
+            cursor=query("next"),
+        )
+        return json_response(page)
+
+    @route("GET", "/users/<user_id>/transactions/<transaction_id>")
+    def get_transaction(user_id: str, transaction_id: str) -> Any:
+        check("server")
+        rows = rules.connections(user_id)
+        return json_response(views.transaction(rows, transaction_id, request_links()))
+
+    _static(app)
+    return app
+
+
+def _static(app: bottle.Bottle) -> None:
+    """The Blink page, the institutions' logos and the JS control."""
+    blink_dir = str(paths.assets_dir() / "blink")
+    logo_dir = str(paths.assets_dir() / "emulator" / "logos")
+    control_dir = str(paths.assets_dir() / "control")
+
+    def blink_page() -> Any:
+        return bottle.static_file("index.html", root=blink_dir)
+
+    for page in ("/", "/index.html"):
+        app.route(page, "GET", blink_page)
+    app.route("/static/<path:path>", "GET", lambda path: bottle.static_file(path, root=blink_dir))
+    app.route("/logos/<name>", "GET", lambda name: bottle.static_file(name, root=logo_dir))
+    app.route(
+        "/control/<path:path>", "GET", lambda path: bottle.static_file(path, root=control_dir)
+    )

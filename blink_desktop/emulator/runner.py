@@ -1,0 +1,98 @@
+"""Run the emulator: in a thread on port 0 for the app and tests, or in the foreground.
+
+`Emulator` wires the pieces once: the state, then `Auth` and `Rules` over it, all on one clock;
+the routes over those; the middleware (CORS, size limit, faults) and the access log in front;
+and httpd's `Serving` to put it on a socket.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from types import TracebackType
+
+from blink_desktop.emulator.auth import DEFAULT_API_KEY, Auth, TokenRateLimit
+from blink_desktop.emulator.clock import Clock, system_clock
+from blink_desktop.emulator.faults import Fault, Faults
+from blink_desktop.emulator.middleware import Middleware
+from blink_desktop.emulator.routes import build_app
+from blink_desktop.emulator.rules import Rules
+from blink_desktop.emulator.state import State
+from blink_desktop.httpd import Serving, access_log
+
+log = logging.getLogger("blink_desktop.emulator")
+
+
+class Emulator:
+    """The offline Basiq API and Blink page, on a real HTTP server.
+
+    `clock` answers epoch seconds; pass a `FakeClock` to move tokens and jobs by hand.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        api_key: str | None = None,
+        state_path: Path | None = None,
+        token_ttl: int = 3600,
+        job_speed: float = 1.0,
+        faults: list[Fault] | None = None,
+        token_rate_limit: int = 1500,
+        clock: Clock = system_clock,
+    ) -> None:
+        if job_speed <= 0:
+            raise ValueError("job speed must be above 0")
+        if token_ttl <= 0:
+            raise ValueError("token lifetime must be above 0 seconds")
+        self.api_key = api_key or DEFAULT_API_KEY
+        self.clock = clock
+        self.state = State(state_path, clock=clock)
+        self.auth = Auth(self.state, clock=clock, api_key=self.api_key, token_ttl=token_ttl)
+        self.rules = Rules(self.state, clock=clock, job_speed=job_speed)
+        self.faults = Faults()
+        for fault in faults or []:
+            self.faults.add(fault)
+        routes = build_app(
+            self.auth,
+            self.rules,
+            clock=clock,
+            rate_limit=TokenRateLimit(token_rate_limit, clock=clock),
+        )
+        try:
+            self._serving = Serving(access_log(Middleware(routes, self.faults), log), host, port)
+        except OSError:
+            self.state.close()
+            raise
+        self.url = self._serving.url
+
+    def start(self) -> Emulator:
+        self._serving.start(name="emulator")
+        return self
+
+    def serve_forever(self) -> None:
+        """Serve in this thread until interrupted; the caller handles KeyboardInterrupt."""
+        try:
+            self._serving.serve_forever()
+        finally:
+            self.state.close()
+
+    def stop(self) -> None:
+        self._serving.stop()
+        self.state.close()
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far now answers 403 "Token has expired"."""
+        self.auth.expire_all()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
