@@ -7,12 +7,10 @@ test is one window process driven over the DevTools protocol; Blink is driven li
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -20,12 +18,11 @@ import bottle
 import pytest
 
 from blink_desktop.emulator import Emulator
-from tests.conftest import Api, serving, step
 from harness.cdp import CDP, CDPError
+from tests.conftest import Api, serving, step
 from tests.gui.conftest import BlinkRun, Customer, Window
 
 HOOLI = "AU00000"
-CONTROL_DIR = Path(__file__).resolve().parents[2] / "assets" / "control"
 
 # Installed before the control loads: live listeners on window and document, console.error
 # calls, and every message the page gets (the page's own listener, to know what was delivered).
@@ -188,6 +185,23 @@ FORGER_PAGE = f"""<!doctype html><meta charset="utf-8"><title>Forger</title>
 <script>window.parent.postMessage({json.dumps(json.dumps(FORGED))}, "*");</script>"""
 SILENT_PAGE = """<!doctype html><meta charset="utf-8"><title>Silent</title><p>I never post.</p>"""
 
+# The classic script and the module, one after the other in one page: what each one gives.
+BOTH_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Both forms</title>
+<script src="{{CLASSIC}}"></script>
+<script>
+  window.fromClassic = {Basiq: window.Basiq, BlinkError: window.BlinkError};
+  delete window.Basiq;
+  delete window.BlinkError;
+</script>
+<script type="module">
+  import Basiq, { Basiq as Named, BlinkError } from "{{MODULE}}";
+  window.fromModule = {Basiq: Basiq, Named: Named, BlinkError: BlinkError};
+  window.bothReady = true;
+</script>
+</head><body></body></html>
+"""
+
 
 # -------------------------------------------------------------------------------------------------
 # A throwaway server for the host pages
@@ -206,9 +220,12 @@ def pages(emulator: Emulator) -> Iterator[Pages]:
     app = bottle.Bottle()
     module = MODULE_PAGE.replace("{{CONTROL}}", f"{emulator.url}/control/blink-control.js")
     seed = SEED_PAGE.replace("{{CONTROL}}", f"{emulator.url}/control/blink-control.classic.js")
+    both = BOTH_PAGE.replace("{{CLASSIC}}", f"{emulator.url}/control/blink-control.classic.js")
+    both = both.replace("{{MODULE}}", f"{emulator.url}/control/blink-control.js")
     for path, body in {
         "/module.html": module,
         "/seed.html": seed,
+        "/both.html": both,
         "/forger.html": FORGER_PAGE,
         "/silent.html": SILENT_PAGE,
     }.items():
@@ -296,17 +313,78 @@ def connection_id(api: Api, job_id: str) -> str:
 
 
 # -------------------------------------------------------------------------------------------------
-# The classic build
+# One source, two forms
+
+PUBLIC_METHODS = [
+    "addListener",
+    "close",
+    "connect",
+    "destroy",
+    "hide",
+    "once",
+    "removeListener",
+    "render",
+    "show",
+]
 
 
-def test_classic_build_is_in_sync() -> None:
-    spec = importlib.util.spec_from_file_location("build_classic", CONTROL_DIR / "build_classic.py")
-    assert spec is not None and spec.loader is not None
-    build = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(build)
-    source = (CONTROL_DIR / "blink-control.js").read_text(encoding="utf-8")
-    classic = (CONTROL_DIR / "blink-control.classic.js").read_text(encoding="utf-8")
-    assert classic == build.render(source), "run: python assets/control/build_classic.py"
+@pytest.mark.gui
+def test_the_classic_script_and_the_module_give_the_same_api(
+    open_window: Callable[..., Window], pages: Pages, customer: Customer, emulator: Emulator
+) -> None:
+    window = open_window(pages.url("both.html"), page_prefix=pages.origin)
+    page = window.cdp
+    page.wait_for("window.bothReady === true", 15)
+    described = page.evaluate(
+        f"""(() => {{
+        const describe = (api) => {{
+            const blink = new api.Basiq({options(customer, emulator, mode="inline")});
+            const error = new api.BlinkError("timeout", "late", {{event: null}});
+            return {{
+                basiq: api.Basiq.toString(),
+                blinkError: api.BlinkError.toString(),
+                methods: Object.getOwnPropertyNames(api.Basiq.prototype)
+                    .filter(name => name !== "constructor" && !name.startsWith("_")).sort(),
+                instance: Object.keys(blink).filter(name => !name.startsWith("_")).sort(),
+                url: blink.url,
+                allowedOrigin: blink.allowedOrigin,
+                error: [error instanceof Error, error.name, error.kind, error.message, error.event],
+            }};
+        }};
+        return {{
+            classic: describe(fromClassic),
+            module: describe(fromModule),
+            defaultIsNamed: fromModule.Basiq === fromModule.Named,
+            separateCopies: fromModule.Basiq !== fromClassic.Basiq,
+            moduleSetsGlobals: window.Basiq === fromModule.Basiq
+                && window.BlinkError === fromModule.BlinkError,
+        }};
+    }})()"""
+    )
+    classic, module = described["classic"], described["module"]
+    # Two evaluations of one source text.
+    assert described["separateCopies"] is True
+    assert classic == module
+    assert "class Basiq" in classic["basiq"] and "class BlinkError" in classic["blinkError"]
+    assert classic["methods"] == PUBLIC_METHODS
+    assert classic["instance"] == [
+        "allowedOrigin",
+        "autoDestroy",
+        "iframe",
+        "listeners",
+        "mode",
+        "options",
+        "rejectedCount",
+        "rendered",
+        "timeout",
+        "url",
+        "visible",
+    ]
+    assert classic["url"].startswith(f"{emulator.url}/index.html?iframe=true&user_id=")
+    assert classic["allowedOrigin"] == emulator.url
+    assert classic["error"] == [True, "BlinkError", "timeout", "late", None]
+    assert described["defaultIsNamed"] is True
+    assert described["moduleSetsGlobals"] is True
 
 
 # -------------------------------------------------------------------------------------------------
@@ -522,8 +600,8 @@ def test_destroy_leaves_no_listener_and_no_dom(
     }
     assert control_dom(page) == []
 
-    # Modal: nothing on construction; a window listener, and a key and a focus listener on
-    # document while shown; all of them gone after destroy().
+    # Modal: nothing on construction; one window listener while shown (the dialog handles keys
+    # and focus itself); gone after destroy().
     made = page.evaluate(
         f"""during(() => {{
         window.blink = new Basiq({options(customer, emulator)});
@@ -534,11 +612,7 @@ def test_destroy_leaves_no_listener_and_no_dom(
     )
     assert made == {"added": [], "removed": []}
     shown = page.evaluate("during(() => { window.pending = settle(blink.connect()); })")
-    assert sorted(a["what"] for a in shown["added"]) == [
-        "document:focusin",
-        "document:keydown",
-        "window:message",
-    ]
+    assert [a["what"] for a in shown["added"]] == ["window:message"] and not shown["removed"]
     ids = [a["id"] for a in shown["added"]]
     assert page.evaluate("!!document.getElementById('basiq-control-style')")
     page.wait_for("calls.handshake === 1", 15)
@@ -659,7 +733,32 @@ def test_callback_errors_are_reported_and_others_still_run(
 
 
 # -------------------------------------------------------------------------------------------------
-# Modal: focus trap, Escape, object data
+# Modal: a <dialog> shown with showModal(): focus kept inside, Escape, object data
+
+
+def tab_back_into_blink(page: CDP, run: BlinkRun, *, shift: bool, start: str) -> tuple[str, int]:
+    """Press Tab (Shift+Tab) from Blink's element ``start`` until focus is back in Blink on
+    another element; return that element's id and the number of presses.
+
+    Past Blink's last (first) element focus leaves the page for the window, as it leaves a
+    browser's page for its toolbar; nothing there can be observed, so each press gets a second
+    to bring focus back into Blink before the next.
+    """
+    back = f"document.hasFocus() && document.activeElement.id !== {js(start)}"
+    for presses in range(1, 5):
+        page.press("Tab", shift=shift)
+        try:
+            run.frame.wait_for(back, 1)
+        except TimeoutError:
+            # Not in Blink: then not on the host page either.
+            assert page.evaluate(
+                "document.activeElement === document.body"
+                " || document.getElementById('basiq-modal-container')"
+                ".contains(document.activeElement)"
+            )
+            continue
+        return str(run.frame.evaluate("document.activeElement.id")), presses
+    raise AssertionError(f"focus never came back into Blink from {start!r}")
 
 
 @pytest.mark.gui
@@ -670,7 +769,17 @@ def test_modal_focus_trap_escape_and_object_messages(
     emulator: Emulator,
 ) -> None:
     window, page = open_host(open_window, pages)
+    # The host page's one focusable element: whatever reaches it while the modal is open counts.
+    page.evaluate(
+        """(() => {
+        window.openerUse = {focus: 0, click: 0};
+        const opener = document.getElementById("opener");
+        opener.addEventListener("focus", () => openerUse.focus++);
+        opener.addEventListener("click", () => openerUse.click++);
+    })()"""
+    )
     page.click("#opener")
+    assert page.evaluate("openerUse") == {"focus": 1, "click": 1}
     shown = page.evaluate(
         f"""during(() => {{
         window.blink = new Basiq({options(customer, emulator, parentOrigin=True)});
@@ -684,14 +793,19 @@ def test_modal_focus_trap_escape_and_object_messages(
     ids = [a["id"] for a in shown["added"]]
     box = page.evaluate(
         """(() => {
-        const r = document.getElementById("basiq-modal-container").getBoundingClientRect();
+        const dialog = document.getElementById("basiq-modal-container");
+        const r = dialog.getBoundingClientRect();
         return {w: r.width, h: r.height, cx: r.left + r.width / 2, cy: r.top + r.height / 2,
-                vw: innerWidth, vh: innerHeight, focus: document.activeElement.id};
+                vw: innerWidth, vh: innerHeight, focus: document.activeElement.id,
+                modal: dialog.matches("dialog:modal") && blink.iframe.parentElement === dialog,
+                backdrop: getComputedStyle(dialog, "::backdrop").backgroundColor};
     })()"""
     )
     assert box["w"] == 307 and 450 <= box["h"] <= 520, box
     assert abs(box["cx"] - box["vw"] / 2) <= 1 and abs(box["cy"] - box["vh"] / 2) <= 1, box
     assert box["focus"] == "basiq-modal-container"
+    assert box["modal"] is True
+    assert box["backdrop"] == "rgba(15, 23, 42, 0.45)"
 
     run = blink_run(window, emulator)
     frame = run.choose(HOOLI)
@@ -701,28 +815,32 @@ def test_modal_focus_trap_escape_and_object_messages(
     )).filter(el => el.tabIndex >= 0 && !el.disabled && el.getClientRects().length)"""
     order = frame.evaluate(f"{tabbables}.map(el => el.id)")
     assert order[-1] == "connect" and "password" in order, order
-    host_focus = "document.activeElement.id || document.activeElement.className"
     frame_focus = "document.activeElement && document.activeElement.id"
 
-    # Tab through Blink to its last element, then once more: back to the dialog; the next
-    # Tab is Blink's first element.
+    # Tab through Blink to its last element, then on: focus goes round (by way of the window,
+    # never the host page) and comes back at Blink's first element.
     frame.click("#password")
     for expected in order[order.index("password") + 1 :]:
         page.press("Tab")
         frame.wait_for(f"{frame_focus} === {js(expected)}", 5)
-    page.press("Tab")
-    page.wait_for(f"({host_focus}) === 'basiq-modal-container'", 5)
-    page.press("Tab")
-    frame.wait_for(f"{frame_focus} === {js(order[0])}", 5)
+    entered, presses = tab_back_into_blink(page, run, shift=False, start=order[-1])
+    assert (entered, presses > 1) == (order[0], True)
     assert page.evaluate("document.activeElement === blink.iframe")
-    # Shift+Tab from Blink's first element: to the end of the dialog, then Blink's last element.
-    page.press("Tab", shift=True)
-    page.wait_for(f"({host_focus}) === 'basiq-focus-guard'", 5)
-    page.press("Tab", shift=True)
-    frame.wait_for(f"{frame_focus} === 'connect'", 5)
-    # Focus moved elsewhere on the page comes back to the dialog.
-    page.evaluate("document.getElementById('opener').focus()")
-    page.wait_for(f"({host_focus}) === 'basiq-modal-container'", 5)
+    # Shift+Tab from Blink's first element: round the other way, to Blink's last element.
+    entered, presses = tab_back_into_blink(page, run, shift=True, start=order[0])
+    assert (entered, presses > 1) == (order[-1], True)
+    # The rest of the page is inert: focus() and a real click on the opener do nothing; the
+    # click lands on the backdrop, which belongs to the dialog, and focuses it.
+    assert page.evaluate(
+        "document.getElementById('opener').focus(), document.activeElement === blink.iframe"
+    )
+    x, y = page.evaluate(
+        """(r => [r.left + r.width / 2, r.top + r.height / 2])(
+        document.getElementById("opener").getBoundingClientRect())"""
+    )
+    page.mouse_click(x, y)
+    page.wait_for("document.activeElement.id === 'basiq-modal-container'", 5)
+    assert page.evaluate("openerUse") == {"focus": 1, "click": 1}
 
     # Object (not string) data is accepted from Blink's origin and window.
     frame.evaluate(
@@ -733,19 +851,28 @@ def test_modal_focus_trap_escape_and_object_messages(
     assert page.evaluate("calls.job[0]") == {"success": True, "data": {"id": "obj"}}
     assert page.evaluate("[blink.rejectedCount, pending.state]") == [0, "pending"]
 
-    # Escape: hidden, connect() cancelled, "close" fired, focus back on the opener, no trap left.
+    # Escape: closed, connect() cancelled, "close" fired, focus back on the opener.
+    frame.evaluate("document.getElementById('loginId').value = 'kept'")
     page.press("Escape")
     pending = settled(page, "pending", 5)
     assert (pending["kind"], pending["event"]) == ("cancelled", "close")
     assert page.evaluate("calls.close") == [{"reason": "escape"}]
     assert page.evaluate("calls.cancellation") == 0
-    assert page.evaluate("getComputedStyle(blink.iframe).visibility") == "hidden"
+    assert page.evaluate(
+        "[blink.visible, document.getElementById('basiq-modal-container').open,"
+        " blink.iframe.getClientRects().length]"
+    ) == [False, False, 0]
     assert page.evaluate("document.activeElement.id") == "opener"
+    assert page.evaluate("openerUse") == {"focus": 2, "click": 1}
     assert page.evaluate(f"stillLive({js(ids)})") == ["window:message"]
-    # show() brings it back with the trap; destroy() cleans up.
+    # show() opens the same dialog, Blink as it was, and adds no listener; destroy() gives
+    # focus back and cleans up.
     again = page.evaluate("during(() => blink.show())")
-    assert sorted(a["what"] for a in again["added"]) == ["document:focusin", "document:keydown"]
+    assert again == {"added": [], "removed": []}
     assert page.evaluate("document.activeElement.id") == "basiq-modal-container"
-    page.evaluate("blink.destroy()")
-    assert page.evaluate(f"stillLive({js(ids + [a['id'] for a in again['added']])})") == []
+    assert page.evaluate("document.getElementById('basiq-modal-container').matches(':modal')")
+    assert frame.evaluate("document.getElementById('loginId').value") == "kept"
+    assert frame.text("#title") == "Login"
+    assert page.evaluate("blink.destroy(), document.activeElement.id") == "opener"
+    assert page.evaluate(f"stillLive({js(ids)})") == []
     assert control_dom(page) == []
