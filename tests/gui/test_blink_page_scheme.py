@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from blink_desktop import basiq_scheme
+from blink_desktop.app.blink_events import EVENT_NAMES, parse_scheme_url
 from blink_desktop.emulator import Emulator
 from tests.conftest import Api, step
 from tests.gui.conftest import Customer, Window, blink_url
@@ -45,7 +45,7 @@ from tests.gui.conftest import Customer, Window, blink_url
     ],
 )
 def test_parse(url: str, expected: tuple[str, Any]) -> None:
-    assert basiq_scheme.parse(url) == expected
+    assert parse_scheme_url(url) == expected
 
 
 JSON = st.recursive(
@@ -62,7 +62,7 @@ JSON = st.recursive(
 
 
 @given(
-    event=st.sampled_from(sorted(basiq_scheme.EVENTS)),
+    event=st.sampled_from(sorted(EVENT_NAMES)),
     payload=st.dictionaries(st.text(max_size=8), JSON, max_size=4),
 )
 def test_parse_reads_what_blink_wrote_however_it_was_encoded(
@@ -71,7 +71,7 @@ def test_parse_reads_what_blink_wrote_however_it_was_encoded(
     text = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
     once = quote(text, safe="")
     for body in (text, once, quote(once, safe="")):  # raw, Chromium, Chromium + QUrl
-        assert basiq_scheme.parse(f"basiq://{event}/{body}") == (event, payload)
+        assert parse_scheme_url(f"basiq://{event}/{body}") == (event, payload)
 
 
 @pytest.mark.parametrize(
@@ -93,12 +93,12 @@ def test_parse_reads_what_blink_wrote_however_it_was_encoded(
 )
 def test_parse_rejects_garbage(url: str, message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        basiq_scheme.parse(url)
+        parse_scheme_url(url)
 
 
 def test_parse_rejects_non_strings() -> None:
     with pytest.raises(ValueError, match="must be a string"):
-        basiq_scheme.parse(b"basiq://cancellation/")  # type: ignore[arg-type]
+        parse_scheme_url(b"basiq://cancellation/")  # type: ignore[arg-type]
 
 
 # -------------------------------------------------------------------------------------------------
@@ -129,7 +129,7 @@ def test_success_reaches_the_navigation_hook(
     page.click("#done")
 
     urls = window.settle_scheme_urls()
-    events = [basiq_scheme.parse(url) for url in urls]
+    events = [parse_scheme_url(url) for url in urls]
     assert [name for name, _ in events] == ["handshake", "job", "connection", "completion"]
     assert events[0][1] == {"success": True}
     job = events[1][1]
@@ -155,7 +155,7 @@ def test_cancel_reaches_the_navigation_hook(
     )
     window.cdp.click("#close")  # the handshake is flushed first if its second is not up yet
     urls = window.settle_scheme_urls()
-    assert [basiq_scheme.parse(url) for url in urls] == [
+    assert [parse_scheme_url(url) for url in urls] == [
         ("handshake", {"success": True}),
         ("cancellation", None),
     ]
