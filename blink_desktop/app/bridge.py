@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 
 from blink_desktop.app.blink_events import EVENT_NAMES
 from blink_desktop.app.connect import ConnectService
-from blink_desktop.errors import ApiUnavailable, BlinkError
+from blink_desktop.errors import ApiUnavailable, BlinkError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +27,12 @@ REFUSED = {"ok": False, "error": "Refused: this call did not come from the app's
 def _guarded(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: Bridge, token: object, *args: Any) -> dict[str, Any]:
-        if not isinstance(token, str) or not hmac.compare_digest(token, self._token):
+        if not _same_token(token, self._token):
             log.warning("refused a bridge call to %s with a wrong token", method.__name__)
             return dict(REFUSED)
         try:
             return {"ok": True, **method(self, token, *args)}
-        except ApiUnavailable as exc:
+        except (ApiUnavailable, StoreError) as exc:
             return {"ok": False, "error": str(exc), "retry": True}
         except BlinkError as exc:
             return {"ok": False, "error": str(exc), "retry": False}
@@ -45,6 +45,15 @@ def _guarded(method: F) -> F:
             }
 
     return wrapper  # type: ignore[return-value]
+
+
+def _same_token(offered: object, expected: str) -> bool:
+    """Constant-time comparison that never raises, whatever the page sends."""
+    if not isinstance(offered, str):
+        return False
+    return hmac.compare_digest(
+        offered.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
 
 
 class Bridge:
@@ -68,9 +77,8 @@ class Bridge:
 
     @_guarded
     def set_identifier(self, token: str, identifier: object) -> dict[str, Any]:
-        if not isinstance(identifier, str):
-            raise BlinkError("Enter an email address to identify you to Basiq.")
-        return {"identifier": self._service.set_identifier(identifier)}
+        text = identifier if isinstance(identifier, str) else ""
+        return {"identifier": self._service.set_identifier(text)}
 
     @_guarded
     def start_connect(self, token: str, parent_origin: object = None) -> dict[str, Any]:

@@ -61,3 +61,23 @@ def test_upstream_503_is_retried_then_reported(emulator: Emulator, bridge: Bridg
     reply = bridge.start_connect(TOKEN)
     assert reply["ok"] is False and reply["retry"] is True
     assert "503" in reply["error"]
+
+
+def test_any_token_the_page_sends_is_refused_without_raising(bridge: Bridge, store: Store) -> None:
+    for token in ("é", "\ud800", TOKEN + "é", "t" * 10_000, b"bytes", ["list"], {"a": 1}):
+        assert bridge.bootstrap(token)["ok"] is False
+        assert bridge.receive(token, message("cancellation"))["ok"] is False
+    assert store.events() == []
+
+
+def test_a_full_disk_says_what_was_not_saved_and_offers_a_retry(
+    bridge: Bridge, store: Store
+) -> None:
+    assert bridge.receive(TOKEN, message("handshake", {"success": True}))["accepted"] is True
+    pages = store._db.execute("PRAGMA page_count").fetchone()[0]
+    store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now "full"
+    reply = bridge.receive(TOKEN, {"origin": "x", "data": "y" * 60_000})
+    assert reply["ok"] is False and reply["retry"] is True
+    assert "Could not save the event" in reply["error"]
+    assert "it was not saved" in reply["error"]
+    assert len(store.events()) == 1  # what was stored before is still there
