@@ -12,7 +12,15 @@ import json
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import unquote
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    TypeAdapter,
+    ValidationError,
+)
 
 MAX_MESSAGE_BYTES = 64 * 1024
 Identifier = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9_-]+$")]
@@ -53,6 +61,26 @@ class Ok(_Strict):
     success: bool
 
 
+def _outcome(value: Any) -> str | None:
+    # 1 == True in Python, so a plain discriminator on Literal[True] lets 1 and 1.0 through as a
+    # success; Blink sends JSON booleans, and only those choose a model.
+    success = value.get("success") if isinstance(value, dict) else getattr(value, "success", None)
+    if not isinstance(success, bool):
+        return None
+    return _TAGS[0] if success else _TAGS[1]
+
+
+_TAGS = ("succeeded", "failed")
+Outcome = Annotated[
+    Annotated[Succeeded, Tag("succeeded")] | Annotated[Failed, Tag("failed")],
+    Discriminator(
+        _outcome,
+        custom_error_type="success_not_boolean",
+        custom_error_message="success must be true or false",
+    ),
+]
+
+
 class Handshake(_Strict):
     event: Literal["handshake"]
     payload: Ok
@@ -60,12 +88,12 @@ class Handshake(_Strict):
 
 class Job(_Strict):
     event: Literal["job"]
-    payload: Annotated[Succeeded | Failed, Field(discriminator="success")]
+    payload: Outcome
 
 
 class Connection(_Strict):
     event: Literal["connection"]
-    payload: Annotated[Succeeded | Failed, Field(discriminator="success")]
+    payload: Outcome
 
 
 class Cancellation(_Strict):
@@ -89,15 +117,34 @@ class Rejected(ValueError):
     """The message is not a Blink event we accept; str() says why."""
 
 
-def parse_event(data: Any) -> Event:
-    """Validate postMessage data (a JSON string or an object) as one Blink event."""
+UNREADABLE = "(a message that cannot be written as JSON)"
+
+
+def as_text(data: Any) -> str:
+    """The message as the text the event log keeps: a string as sent, anything else as JSON."""
     if isinstance(data, str):
-        if len(data.encode("utf-8", "replace")) > MAX_MESSAGE_BYTES:
-            raise Rejected(f"message is larger than {MAX_MESSAGE_BYTES} bytes")
-        try:
-            data = json.loads(data)
-        except ValueError:
-            raise Rejected("message is not JSON") from None
+        return data
+    try:
+        return json.dumps(data, ensure_ascii=True, allow_nan=False)
+    except (TypeError, ValueError, RecursionError):
+        return UNREADABLE
+
+
+def parse_event(data: Any) -> Event:
+    """Validate postMessage data (a JSON string or an object) as one Blink event.
+
+    An object is measured and read as the JSON text it stands for, so the size limit and the
+    nesting limit apply to it exactly as to a string.
+    """
+    text = as_text(data)
+    if text is UNREADABLE:
+        raise Rejected("message cannot be read as JSON (nested too deeply, or not JSON values)")
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_MESSAGE_BYTES:
+        raise Rejected(f"message is larger than {MAX_MESSAGE_BYTES} bytes")
+    try:
+        data = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):
+        raise Rejected("message is not JSON") from None
     if not isinstance(data, dict):
         raise Rejected("message is not an object with an event")
     name = data.get("event")
@@ -105,9 +152,14 @@ def parse_event(data: Any) -> Event:
         raise Rejected(f"unknown event {str(name)[:40]!r}")
     try:
         return _ADAPTER.validate_python(data)
-    except ValidationError as exc:
+    except (ValidationError, RecursionError) as exc:
+        if isinstance(exc, RecursionError):
+            raise Rejected(f"{name}: message is nested too deeply") from None
         first = exc.errors(include_url=False)[0]
-        where = ".".join(part for part in first["loc"][1:] if isinstance(part, str)) or "message"
+        where = ".".join(
+            part for part in first["loc"][1:] if isinstance(part, str) and part not in _TAGS
+        )
+        where = where or "message"
         raise Rejected(f"{name}: {where}: {first['msg']}") from None
 
 

@@ -6,7 +6,6 @@ Nothing here knows about pywebview; the bridge turns these calls into JSON for t
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from dataclasses import asdict, dataclass, field
@@ -18,6 +17,7 @@ from blink_desktop.app.blink_events import (
     Failed,
     Job,
     Rejected,
+    as_text,
     parse_event,
 )
 from blink_desktop.app.outbox import Outbox
@@ -139,16 +139,14 @@ class ConnectService:
 
     def receive(self, origin: str, data: Any) -> Outcome:
         """Validate one message from Blink, log it, and apply it; never raises for bad input."""
-        raw = data if isinstance(data, str) else _dump(data)
+        raw = as_text(data)
         session = self._session
         try:
             event = parse_event(data)
         except Rejected as rejected:
             log.warning("rejected a message from %s: %s", origin, rejected)
             with self._store.writing("the event") as tx:
-                tx.log_event(
-                    origin, raw[:65536], event=_name(data), accepted=False, reason=str(rejected)
-                )
+                tx.log_event(origin, raw, event=_name(data), accepted=False, reason=str(rejected))
             return Outcome(accepted=False, reason=str(rejected))
         job_id = None
         if isinstance(event, Job) and event.payload.success:
@@ -214,13 +212,6 @@ class ConnectService:
 
     def connections(self) -> list[dict[str, Any]]:
         return [connection_json(item) for item in self._store.connections()]
-
-
-def _dump(data: Any) -> str:
-    try:
-        return json.dumps(data)
-    except (TypeError, ValueError):
-        return repr(data)
 
 
 def _name(data: Any) -> str | None:

@@ -97,6 +97,14 @@ class Report:
     last_error: str | None
 
 
+MAX_LOGGED = 64 * 1024  # characters of one message the event log keeps
+
+
+def storable(text: str, limit: int) -> str:
+    """Any text as SQLite can store it: lone surrogates escaped, cut at `limit` characters."""
+    return text[:limit].encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 class Writer:
     """The typed writes of one transaction."""
 
@@ -117,7 +125,15 @@ class Writer:
         self._db.execute(
             "INSERT INTO events (received, origin, event, payload, accepted, reason, job_id)"
             " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (self.stamp, origin, event, raw, int(accepted), reason, job_id),
+            (
+                self.stamp,
+                storable(origin, 2000),
+                None if event is None else storable(event, 40),
+                storable(raw, MAX_LOGGED),
+                int(accepted),
+                None if reason is None else storable(reason, 2000),
+                job_id,
+            ),
         )
 
     def upsert_connection(self, connection_id: str, basiq_user_id: str, job_id: str | None) -> None:
@@ -228,8 +244,8 @@ class Store:
                 yield Writer(db, now())
         except sqlite3.Error as exc:
             raise StoreError(
-                f"Could not save {what} to {self.path} ({exc}). Nothing was lost; free some "
-                "disk space or check the folder's permissions, then try again."
+                f"Could not save {what} to {self.path} ({exc}), so it was not saved. Free some "
+                "disk space or check the folder's permissions, then retry."
             ) from exc
 
     def _read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
@@ -296,5 +312,5 @@ def _connection(row: sqlite3.Row) -> StoredConnection:
 def _maybe_json(text: str) -> Any:
     try:
         return json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):
         return text

@@ -3,9 +3,11 @@ identity, and every message accepted or rejected with a reason, never raised."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -135,3 +137,40 @@ def test_any_message_is_accepted_or_rejected_never_raised(
     events = store.events()
     assert len(events) == before + 1
     assert (events[-1]["accepted"], events[-1]["reason"]) == (expected is not None, reason)
+
+
+def deeply_nested(depth: int) -> list[Any]:
+    outer: list[Any] = []
+    inner = outer
+    for _ in range(depth):
+        inner.append([])
+        inner = inner[0]
+    return outer
+
+
+@pytest.mark.parametrize(
+    ("origin", "data", "reason"),
+    [
+        ("\ud800", '{"event":"handshake","payload":{"success":true}}', None),
+        (ORIGIN, '{"event":"handshake","payload":{"success":true},"x":"\ud800"}', "handshake: x"),
+        (ORIGIN, {"event": "completion", "payload": {"note": "\udfff"}}, None),
+        (ORIGIN, "[" * 5000 + "]" * 5000, "message is not JSON"),
+        (ORIGIN, {"event": "completion", "payload": {"x": deeply_nested(5000)}}, "nested"),
+        (ORIGIN, {"event": "completion", "payload": {"big": "x" * 2_000_000}}, "larger than"),
+        (ORIGIN, {"event": "connection", "payload": {"success": 1, "data": {"id": "c1"}}}, "true"),
+        (ORIGIN, {"event": "connection", "payload": {"success": 1.0, "data": {"id": "c"}}}, "true"),
+        (ORIGIN, {"event": "connection", "payload": {"success": 0}}, "success must be"),
+        (ORIGIN, {"event": "handshake", "payload": {"success": 1}}, "valid boolean"),
+    ],
+)
+def test_hostile_messages_are_recorded_or_refused_with_a_reason(
+    bridge: Bridge, store: Store, origin: str, data: Any, reason: str | None
+) -> None:
+    reply = bridge.receive(TOKEN, {"origin": origin, "data": data})
+    assert reply["ok"] is True, reply
+    [event] = store.events()
+    assert event["accepted"] is (reason is None) is reply["accepted"]
+    if reason is not None:
+        assert reason in reply["reason"] and reason in event["reason"]
+    assert len(json.dumps(event)) < 70_000  # capped, whatever came in
+    assert store.connections() == []
