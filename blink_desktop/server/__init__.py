@@ -1,0 +1,84 @@
+"""The reference server: the half of Blink's architecture that holds the API key.
+
+- `routes`: the WSGI app (bottle): `POST /user`, `POST /access_token`, `POST /connections`,
+  `GET /users/{id}/connections`, `GET /health`.
+- `bodies`: the request bodies as pydantic models, and the server's error answers.
+- `store`: the server's own database (users, reported connections).
+
+`build_server` puts them together with an upstream from `upstream.py` (Basiq with the API key,
+or, for development, an embedded emulator); `wsgi` is the factory for a production WSGI
+server, e.g. `waitress-serve --call blink_desktop.server:wsgi`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+
+from blink_desktop.basiq.client import BasiqClient
+from blink_desktop.basiq.keyholder import KeyHolder
+from blink_desktop.errors import BlinkError
+from blink_desktop.httpd import WsgiApp
+from blink_desktop.server.routes import NO_CLIENT_IDS, create_app
+from blink_desktop.server.store import SqliteStore, Store
+from blink_desktop.settings import Settings, load_settings
+from blink_desktop.upstream import Upstream, key_or_emulator
+
+__all__ = ["Server", "build_server", "create_app", "wsgi"]
+
+
+@dataclass
+class Server:
+    """The reference server's parts: the WSGI app, its store, and the Basiq it talks to."""
+
+    app: WsgiApp
+    store: Store
+    upstream: Upstream
+
+    @property
+    def emulated(self) -> bool:
+        """True when the upstream is an embedded emulator (development only)."""
+        return self.upstream.emulated
+
+    def close(self) -> None:
+        """Stop an embedded emulator and close the store."""
+        try:
+            self.upstream.close()
+        finally:
+            self.store.close()
+
+
+def build_server(
+    settings: Settings,
+    *,
+    upstream: str | None = None,
+    database: Path | None = None,
+    client_ids: Sequence[str] = (),
+    allow_emulator: bool = True,
+) -> Server:
+    """Basiq at `upstream` (or BLINK_DESKTOP_API_URL, or Basiq itself) with the API key from
+    the settings or the keyring; with no key and no URL, an embedded emulator where allowed.
+    """
+    client_ids = list(client_ids) or settings.client_ids
+    if not client_ids:
+        raise BlinkError(NO_CLIENT_IDS)  # before an emulator starts for nothing
+    database = database or settings.data_dir / "server.sqlite"
+    with ExitStack() as undo:
+        store = SqliteStore(database)  # first: it creates the folder the emulator's state needs
+        undo.callback(store.close)
+        # The emulator's state sits beside the server's, so the users the server remembers
+        # stay real across runs.
+        state = database.with_name(database.stem + "-emulator.sqlite")
+        chosen = key_or_emulator(settings, state, api_url=upstream, emulate=allow_emulator)
+        undo.callback(chosen.close)
+        client = BasiqClient(chosen.api_url, version=settings.basiq_version)
+        app = create_app(KeyHolder(client, chosen.api_key), store, client_ids)
+        undo.pop_all()
+    return Server(app=app, store=store, upstream=chosen)
+
+
+def wsgi() -> WsgiApp:
+    """For a production WSGI server: settings from the environment, and never an emulator."""
+    return build_server(load_settings(), allow_emulator=False).app

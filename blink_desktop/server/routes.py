@@ -1,0 +1,150 @@
+"""The reference server's routes: a bottle app, compatible with Basiq's example server and its
+mobile demos.
+
+`POST /user {email}` and `POST /access_token {client_id}` answer `{"success": true, "result":
+…}`. Unlike the example, the server looks users up in its own store before creating one,
+requires a known client id (an `X-Client-Id` header, or `client_id` in the body), binds client
+tokens to the user where the API version needs it, and turns Basiq's errors into errors. It
+records the connections apps report (`POST /connections`), lists them per user
+(`GET /users/{id}/connections`), and answers `GET /health`. Each request is logged once, on
+the `blink_desktop.server` logger.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import bottle
+
+from blink_desktop.basiq.keyholder import KeyHolder
+from blink_desktop.errors import ApiAuthError, ApiUnavailable, BlinkError
+from blink_desktop.httpd import JsonErrors, WsgiApp, access_log, json_response
+from blink_desktop.server.bodies import (
+    MAX_BODY,
+    Body,
+    ConnectionBody,
+    Refused,
+    TokenBody,
+    UserBody,
+    json_object,
+    parse,
+    path_id,
+)
+from blink_desktop.server.store import Store
+
+log = logging.getLogger("blink_desktop.server")
+
+NO_CLIENT_IDS = (
+    "The server needs at least one client id: set BLINK_DESKTOP_CLIENT_IDS "
+    "(comma-separated) or pass --client-id."
+)
+
+
+class ClientIds:
+    """The client ids the server accepts."""
+
+    def __init__(self, client_ids: Sequence[str]) -> None:
+        if not client_ids:
+            raise BlinkError(NO_CLIENT_IDS)
+        self._known = [client_id.encode() for client_id in client_ids]
+
+    def check(self, offered: object) -> None:
+        if not offered:
+            raise Refused(400, "Client ID not received", "client-id-missing")
+        if not isinstance(offered, str):
+            raise Refused(401, "Client ID is not valid.", "client-id-invalid")
+        candidate = offered.encode()
+        # Compare against every id, always, so the time taken says nothing about which matched.
+        matched = False
+        for known in self._known:
+            matched |= hmac.compare_digest(candidate, known)
+        if not matched:
+            raise Refused(401, "Client ID is not valid.", "client-id-invalid")
+
+
+def _ok(result: Any, status: int = 200) -> bottle.HTTPResponse:
+    return json_response({"success": True, "result": result}, status)
+
+
+def _fallback(status: int) -> Refused:
+    if status in (404, 405):
+        message = f"No {bottle.request.method} {bottle.request.path} here."
+        return Refused(status, message, "not-found")
+    return Refused(500, "The server failed; its log has the details.", "internal-error")
+
+
+def _convert(exc: Exception) -> Refused | None:
+    if isinstance(exc, ApiUnavailable):
+        return Refused(503, str(exc), "upstream-unavailable")
+    if isinstance(exc, ApiAuthError):
+        log.error("Basiq refused the server's credentials: %s", exc)
+        return Refused(502, str(exc), "upstream-refused")
+    if isinstance(exc, BlinkError):
+        return Refused(502, str(exc), "upstream-error")
+    return None
+
+
+def create_app(keyholder: KeyHolder, store: Store, client_ids: Sequence[str]) -> WsgiApp:
+    """The WSGI application, logging each request."""
+    clients = ClientIds(client_ids)
+    app = bottle.Bottle(catchall=True)
+    app.install(JsonErrors(_fallback, convert=_convert, logger=log))
+
+    def posted(model: type[Body]) -> Body:
+        """The posted body, from a known client, as `model`."""
+        body = json_object(bottle.request.body.read(MAX_BODY + 1))
+        clients.check(bottle.request.get_header("X-Client-Id") or body.get("client_id"))
+        return parse(model, body)
+
+    def health() -> bottle.HTTPResponse:
+        return _ok({"status": "ok"})
+
+    def user() -> bottle.HTTPResponse:
+        identifier = posted(UserBody).email
+        basiq_user = store.basiq_user(identifier.value)
+        if basiq_user is None:
+            created = keyholder.basiq_user(identifier.value)
+            basiq_user = store.remember_user(identifier.value, created)
+        return _ok({"type": "user", "id": basiq_user, identifier.kind: identifier.value})
+
+    def access_token() -> bottle.HTTPResponse:
+        user_id = posted(TokenBody).user_id
+        if user_id is None and keyholder.binds_tokens:
+            raise Refused(
+                400, "user_id is required: client tokens are bound to a user.", "user_id-missing"
+            )
+        token = keyholder.issue_client_token(user_id)
+        expires_in = token.expires_in
+        return _ok(
+            {
+                "access_token": token.access_token,
+                "token_type": "Bearer",
+                # As Basiq and its example server write it: 3600, not 3600.0.
+                "expires_in": int(expires_in) if expires_in.is_integer() else expires_in,
+            }
+        )
+
+    def report() -> bottle.HTTPResponse:
+        body = posted(ConnectionBody)
+        store.report(body.connection_id, body.user_id)
+        return _ok({"user_id": body.user_id, "connection_id": body.connection_id}, 201)
+
+    def user_connections(user_id: str) -> bottle.HTTPResponse:
+        clients.check(bottle.request.get_header("X-Client-Id"))
+        listed = store.connections_of(path_id("user_id", user_id))
+        return _ok(
+            [
+                {"id": item.connection_id, "created": item.reported, "status": "reported"}
+                for item in listed
+            ]
+        )
+
+    app.route("/health", "GET", health)
+    app.route("/user", "POST", user)
+    app.route("/access_token", "POST", access_token)
+    app.route("/connections", "POST", report)
+    app.route("/users/<user_id>/connections", "GET", user_connections)
+    return access_log(app, log)

@@ -1,0 +1,117 @@
+"""Putting the server together: settings, the upstream choice, the production factory."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import requests
+
+from blink_desktop import server
+from blink_desktop.emulator import Emulator
+from blink_desktop.errors import BlinkError, SettingsError
+from blink_desktop.server import build_server
+from blink_desktop.settings import load_settings
+from tests.conftest import serving
+from tests.server.conftest import CLIENT, previous_servers_file
+
+
+def test_server_without_client_ids_or_key_is_a_settings_error(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    with pytest.raises(BlinkError, match="client id"):
+        build_server(
+            load_settings(api_key=emulator.api_key, api_url=emulator.url), database=tmp_path / "a"
+        )
+    assert not (tmp_path / "a").exists()  # refused before anything was opened or started
+    with pytest.raises(SettingsError, match="API key"):
+        build_server(
+            load_settings(client_ids=[CLIENT]), upstream=emulator.url, database=tmp_path / "b"
+        )
+    with pytest.raises(SettingsError, match="API key"):
+        build_server(
+            load_settings(client_ids=[CLIENT]), database=tmp_path / "c", allow_emulator=False
+        )
+    with pytest.raises(SettingsError, match="BLINK_DESKTOP_API_URL is set but there is no API key"):
+        build_server(
+            load_settings(client_ids=[CLIENT], api_url=emulator.url), database=tmp_path / "d"
+        )
+    assert not list(tmp_path.glob("*-emulator.sqlite"))
+
+
+def test_with_a_key_the_upstream_is_basiq_or_the_url_given(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    settings = load_settings(api_key=emulator.api_key, client_ids=[CLIENT])
+    built = build_server(settings, database=tmp_path / "server.sqlite")
+    try:
+        assert (built.upstream.api_url, built.emulated) == ("https://au-api.basiq.io", False)
+    finally:
+        built.close()
+    built = build_server(settings, upstream=emulator.url, database=tmp_path / "server.sqlite")
+    try:
+        assert (built.upstream.api_url, built.emulated) == (emulator.url, False)
+        with serving(built.app) as url:
+            reply = requests.post(
+                f"{url}/user", json={"email": "a@b.co", "client_id": CLIENT}, timeout=10
+            )
+        assert reply.json()["success"] is True
+        assert emulator.state.count_users() == 1
+    finally:
+        built.close()
+
+
+def test_the_production_factory_reads_the_environment(
+    emulator: Emulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_CLIENT_IDS", f"{CLIENT}, other")
+    with pytest.raises(SettingsError, match="API key"):
+        server.wsgi()  # no key: a production server never falls back to an emulator
+    monkeypatch.setenv("BLINK_DESKTOP_API_KEY", emulator.api_key)
+    monkeypatch.setenv("BLINK_DESKTOP_API_URL", emulator.url)
+    with serving(server.wsgi()) as url:
+        reply = requests.post(
+            f"{url}/user", json={"email": "a@b.co", "client_id": "other"}, timeout=10
+        )
+        assert reply.json()["success"] is True
+
+
+def test_serve_without_a_key_starts_on_a_fresh_data_dir(tmp_path: Path) -> None:
+    settings = load_settings(client_ids=[CLIENT], data_dir=tmp_path / "new" / "dir")
+    built = build_server(settings)
+    try:
+        assert built.emulated
+        assert built.upstream.emulated
+        assert (tmp_path / "new" / "dir" / "server.sqlite").exists()
+        assert (tmp_path / "new" / "dir" / "server-emulator.sqlite").exists()
+        with serving(built.app) as url:
+            reply = requests.post(
+                f"{url}/user", json={"email": "a@b.co", "client_id": CLIENT}, timeout=10
+            )
+        assert reply.json()["success"] is True
+    finally:
+        built.close()
+    with pytest.raises(requests.ConnectionError):  # close() stopped the embedded emulator
+        requests.get(built.upstream.api_url + "/institutions", timeout=2)
+
+
+def test_the_previous_versions_database_is_served_as_it_was(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """Upgrading keeps who is who at Basiq and what apps reported."""
+    previous_servers_file(tmp_path / "server.sqlite")
+    settings = load_settings(api_key=emulator.api_key, api_url=emulator.url, client_ids=[CLIENT])
+    built = build_server(settings, database=tmp_path / "server.sqlite")
+    try:
+        with serving(built.app) as url:
+            user = requests.post(
+                f"{url}/user", json={"email": "Me@X.co", "client_id": CLIENT}, timeout=10
+            )
+            listed = requests.get(
+                f"{url}/users/u1/connections", headers={"X-Client-Id": CLIENT}, timeout=10
+            )
+    finally:
+        built.close()
+    assert user.json()["result"]["id"] == "u1"
+    assert emulator.state.count_users() == 0  # known already: Basiq was not asked
+    assert [item["id"] for item in listed.json()["result"]] == ["c2", "c1"]

@@ -1,0 +1,295 @@
+"""The reference server's routes over HTTP, with the emulator as Basiq."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+import requests
+
+from blink_desktop.emulator import Emulator, Fault
+from tests.server.conftest import CLIENT, Running, claims
+
+
+def refusal(reply: requests.Response) -> tuple[int, str, str]:
+    """(status, errorMessage, error.code) of an error answer, after checking its envelope."""
+    assert reply.headers["Content-Type"] == "application/json"
+    body = reply.json()
+    assert body["success"] is False
+    assert set(body) == {"success", "errorMessage", "error"}
+    return reply.status_code, body["errorMessage"], body["error"]["code"]
+
+
+def test_the_same_email_twice_is_one_basiq_user(
+    serve: Callable[..., Running], emulator: Emulator
+) -> None:
+    server = serve()
+    first = server.post("/user", {"email": "Gavin@Hooli.com", "client_id": CLIENT})
+    second = server.post("/user", {"email": " gavin@hooli.com ", "client_id": CLIENT})
+    assert first.status_code == second.status_code == 200
+    assert first.json() == {
+        "success": True,
+        "result": {"type": "user", "id": first.json()["result"]["id"], "email": "gavin@hooli.com"},
+    }
+    assert first.json()["result"]["id"] == second.json()["result"]["id"]
+    assert emulator.state.count_users() == 1
+    assert server.server.store.basiq_user("gavin@hooli.com") == first.json()["result"]["id"]
+
+
+def test_a_mobile_number_in_the_email_field_is_a_basiq_user(
+    serve: Callable[..., Running], emulator: Emulator
+) -> None:
+    """What the desktop app sends for a person who gave their mobile number."""
+    server = serve()
+    first = server.post("/user", {"email": "0412 345 678", "client_id": CLIENT})
+    second = server.post("/user", {"email": "0412-345-678", "client_id": CLIENT})
+    assert first.status_code == second.status_code == 200
+    result = first.json()["result"]
+    assert result == {"type": "user", "id": result["id"], "mobile": "0412345678"}
+    assert second.json()["result"]["id"] == result["id"]
+    assert emulator.state.count_users() == 1
+
+
+def test_access_token_is_a_client_token_compatible_with_basiqs_example(
+    serve: Callable[..., Running],
+) -> None:
+    server = serve()
+    reply = server.post("/access_token", {"client_id": CLIENT})
+    assert reply.status_code == 200
+    result = reply.json()["result"]
+    assert set(result) == {"access_token", "token_type", "expires_in"}
+    assert result["token_type"] == "Bearer"
+    assert result["expires_in"] == 3600 and isinstance(result["expires_in"], int)
+    assert claims(result["access_token"])["scope"] == "CLIENT_ACCESS"
+    assert "userid" not in claims(result["access_token"])
+
+
+def test_under_version_3_client_tokens_are_bound_to_the_user(serve: Callable[..., Running]) -> None:
+    server = serve(version="3.0")
+    user = server.post("/user", {"email": "a@b.co", "client_id": CLIENT}).json()["result"]["id"]
+    bound = server.post("/access_token", {"client_id": CLIENT, "user_id": user}).json()["result"]
+    assert claims(bound["access_token"])["userid"] == user
+    for body in ({"client_id": CLIENT}, {"client_id": CLIENT, "user_id": None}):
+        assert refusal(server.post("/access_token", body)) == (
+            400,
+            "user_id is required: client tokens are bound to a user.",
+            "user_id-missing",
+        )
+
+
+def test_before_version_3_client_tokens_are_not_bound(serve: Callable[..., Running]) -> None:
+    server = serve(version="2.1")
+    reply = server.post("/access_token", {"client_id": CLIENT, "user_id": "some-user"})
+    assert "userid" not in claims(reply.json()["result"]["access_token"])
+
+
+MISSING_ID = (400, "Client ID not received", "client-id-missing")
+BAD_ID = (401, "Client ID is not valid.", "client-id-invalid")
+
+
+@pytest.mark.parametrize(
+    ("body", "headers", "answer"),
+    [
+        ({"email": "a@b.co"}, {}, MISSING_ID),
+        ({"email": "a@b.co", "client_id": ""}, {}, MISSING_ID),
+        ({"email": "a@b.co", "client_id": 0}, {}, MISSING_ID),
+        (None, {}, MISSING_ID),
+        ({"email": "a@b.co", "client_id": "wrong"}, {}, BAD_ID),
+        ({"email": "a@b.co", "client_id": CLIENT + "x"}, {}, BAD_ID),
+        ({"email": "a@b.co", "client_id": CLIENT[:-1]}, {}, BAD_ID),
+        ({"email": "a@b.co", "client_id": 7}, {}, BAD_ID),
+        ({"email": "a@b.co", "client_id": [CLIENT]}, {}, BAD_ID),
+        ({"email": "a@b.co"}, {"X-Client-Id": "wrong"}, BAD_ID),
+        # The header wins over the body.
+        ({"email": "a@b.co", "client_id": CLIENT}, {"X-Client-Id": "wrong"}, BAD_ID),
+        # Checked before the fields, so a stranger learns nothing about them.
+        ({"email": "nope", "client_id": "wrong"}, {}, BAD_ID),
+    ],
+)
+def test_a_bad_client_id_is_refused(
+    serve: Callable[..., Running],
+    emulator: Emulator,
+    body: Any,
+    headers: dict[str, str],
+    answer: tuple[int, str, str],
+) -> None:
+    assert refusal(serve().post("/user", body, **headers)) == answer
+    assert emulator.state.count_users() == 0
+
+
+def test_client_id_in_a_header_is_accepted(serve: Callable[..., Running]) -> None:
+    server = serve()
+    assert server.post("/user", {"email": "a@b.co"}, **{"X-Client-Id": CLIENT}).status_code == 200
+    with_wrong_body = {"email": "a@b.co", "client_id": "wrong"}
+    assert server.post("/user", with_wrong_body, **{"X-Client-Id": CLIENT}).status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("path", "body", "answer"),
+    [
+        ("/user", {}, (400, "Email not received", "email-missing")),
+        ("/user", {"email": None}, (400, "Email not received", "email-missing")),
+        ("/user", {"email": ""}, (400, "Email not received", "email-missing")),
+        ("/user", {"email": "  "}, (400, "email is not valid.", "email-invalid")),
+        ("/user", {"email": "nope"}, (400, "email is not valid.", "email-invalid")),
+        ("/user", {"email": "a@b"}, (400, "email is not valid.", "email-invalid")),
+        ("/user", {"email": "1234"}, (400, "email is not valid.", "email-invalid")),
+        ("/user", {"email": 5}, (400, "email is not valid.", "email-invalid")),
+        ("/user", {"email": ["a@b.co"]}, (400, "email is not valid.", "email-invalid")),
+        ("/access_token", {"user_id": ""}, (400, "user_id not received", "user_id-missing")),
+        ("/access_token", {"user_id": "bad id"}, (400, "user_id is not valid.", "user_id-invalid")),
+        ("/access_token", {"user_id": 3}, (400, "user_id is not valid.", "user_id-invalid")),
+        (
+            "/access_token",
+            {"user_id": "x" * 129},
+            (400, "user_id is not valid.", "user_id-invalid"),
+        ),
+        ("/connections", {}, (400, "user_id not received", "user_id-missing")),
+        ("/connections", {"connection_id": "c"}, (400, "user_id not received", "user_id-missing")),
+        (
+            "/connections",
+            {"user_id": "u"},
+            (400, "connection_id not received", "connection_id-missing"),
+        ),
+        (
+            "/connections",
+            {"user_id": "u", "connection_id": "c/1"},
+            (400, "connection_id is not valid.", "connection_id-invalid"),
+        ),
+        (
+            "/connections",
+            {"user_id": "u!", "connection_id": ""},
+            (400, "user_id is not valid.", "user_id-invalid"),
+        ),
+    ],
+)
+def test_bad_fields_are_refused_with_their_message_and_code(
+    serve: Callable[..., Running],
+    emulator: Emulator,
+    path: str,
+    body: dict[str, Any],
+    answer: tuple[int, str, str],
+) -> None:
+    assert refusal(serve().post(path, {**body, "client_id": CLIENT})) == answer
+    assert emulator.state.count_users() == 0
+
+
+@pytest.mark.parametrize(
+    ("raw", "answer"),
+    [
+        (b"[1]", (400, "The request body must be a JSON object.", "invalid-json")),
+        (b'"x"', (400, "The request body must be a JSON object.", "invalid-json")),
+        (b"{not json", (400, "The request body must be JSON.", "invalid-json")),
+        (b"\xff\xfe", (400, "The request body must be JSON.", "invalid-json")),
+        (b"", (400, "Email not received", "email-missing")),
+        (b"{" + b" " * 64 * 1024 + b"}", (413, "The request body is too large.", "body-too-large")),
+    ],
+)
+def test_a_body_that_is_not_a_json_object_is_refused(
+    serve: Callable[..., Running], raw: bytes, answer: tuple[int, str, str]
+) -> None:
+    reply = requests.post(
+        serve().url + "/user",
+        data=raw,
+        headers={"Content-Type": "application/json", "X-Client-Id": CLIENT},
+        timeout=10,
+    )
+    assert refusal(reply) == answer
+
+
+def test_unknown_paths_and_methods_answer_in_the_envelope(serve: Callable[..., Running]) -> None:
+    server = serve()
+    assert refusal(server.get("/nothing")) == (404, "No GET /nothing here.", "not-found")
+    assert refusal(server.get("/user")) == (405, "No GET /user here.", "not-found")
+    deleted = requests.delete(server.url + "/health", timeout=10)
+    assert refusal(deleted) == (405, "No DELETE /health here.", "not-found")
+
+
+def test_upstream_failures_give_clean_errors(
+    serve: Callable[..., Running], emulator: Emulator
+) -> None:
+    server = serve()
+    emulator.faults.add(Fault(route="POST /token", status=503))
+    status, message, code = refusal(server.post("/access_token", {"client_id": CLIENT}))
+    assert (status, code) == (503, "upstream-unavailable")
+    assert "503" in message
+    emulator.faults.clear()
+    emulator.faults.add(Fault(route="POST /users", status=500))
+    status, message, code = refusal(server.post("/user", {"email": "x@y.co", "client_id": CLIENT}))
+    assert (status, code) == (503, "upstream-unavailable")
+    assert server.server.store.basiq_user("x@y.co") is None
+
+
+def test_basiq_error_detail_comes_back_as_an_error(
+    serve: Callable[..., Running], caplog: pytest.LogCaptureFixture
+) -> None:
+    reply = serve(api_key="not-the-key").post("/access_token", {"client_id": CLIENT})
+    status, message, code = refusal(reply)
+    assert (status, code) == (502, "upstream-refused")
+    assert "check your API key" in message
+    assert any(
+        record.name == "blink_desktop.server" and record.levelno == logging.ERROR
+        for record in caplog.records
+    )
+
+
+def test_the_key_appears_in_no_response_and_no_log_line(
+    serve: Callable[..., Running], emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    server = serve()
+    replies = [
+        server.post("/user", {"email": "a@b.co", "client_id": CLIENT}),
+        server.post("/access_token", {"client_id": CLIENT}),
+        server.post("/access_token", {"client_id": "bad"}),
+        server.post("/connections", {"client_id": CLIENT, "user_id": "u", "connection_id": "c"}),
+        server.get("/health"),
+        server.get("/nothing"),
+    ]
+    emulator.faults.add(Fault(route="POST /token", status=500))
+    replies.append(server.post("/access_token", {"client_id": CLIENT}))
+    for reply in replies:
+        assert emulator.api_key not in reply.text
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert emulator.api_key not in logged
+    lines = [
+        record.getMessage() for record in caplog.records if record.name == "blink_desktop.server"
+    ]
+    for request in ("POST /user 200", "POST /access_token 401", "POST /connections 201"):
+        assert any(line.startswith(request + " ") for line in lines), (request, lines)
+    assert any(line.startswith("GET /nothing 404 ") for line in lines)
+
+
+def test_connections_are_recorded_and_listed_per_user(serve: Callable[..., Running]) -> None:
+    server = serve()
+    for connection in ("c1", "c2", "c1"):
+        body = {"client_id": CLIENT, "user_id": "u1", "connection_id": connection}
+        reply = server.post("/connections", body)
+        assert reply.status_code == 201
+        assert reply.json() == {
+            "success": True,
+            "result": {"user_id": "u1", "connection_id": connection},
+        }
+    trimmed = {"client_id": CLIENT, "user_id": " u2 ", "connection_id": " c3 "}
+    assert server.post("/connections", trimmed).json()["result"] == {
+        "user_id": "u2",
+        "connection_id": "c3",
+    }
+    listed = server.get("/users/u1/connections", **{"X-Client-Id": CLIENT}).json()["result"]
+    assert sorted(item["id"] for item in listed) == ["c1", "c2"]
+    assert all(set(item) == {"id", "created", "status"} for item in listed)
+    assert {item["status"] for item in listed} == {"reported"}
+    other = server.get("/users/u2/connections", **{"X-Client-Id": CLIENT}).json()["result"]
+    assert [item["id"] for item in other] == ["c3"]
+    nobody = server.get("/users/u9/connections", **{"X-Client-Id": CLIENT})
+    assert nobody.json() == {"success": True, "result": []}
+    assert refusal(server.get("/users/u1/connections")) == MISSING_ID
+    assert refusal(server.get("/users/u1/connections", **{"X-Client-Id": "nope"})) == BAD_ID
+    assert refusal(server.get("/users/u!x/connections", **{"X-Client-Id": CLIENT})) == (
+        400,
+        "user_id is not valid.",
+        "user_id-invalid",
+    )
+    assert server.get("/health").json() == {"success": True, "result": {"status": "ok"}}
