@@ -64,7 +64,8 @@ def test_upstream_503_is_retried_then_reported(emulator: Emulator, bridge: Bridg
 
 
 def test_any_token_the_page_sends_is_refused_without_raising(bridge: Bridge, store: Store) -> None:
-    for token in ("é", "\ud800", TOKEN + "é", "t" * 10_000, b"bytes", ["list"], {"a": 1}):
+    tokens: list[Any] = ["é", "\ud800", TOKEN + "é", "t" * 10_000, b"bytes", ["list"], {"a": 1}]
+    for token in tokens:
         assert bridge.bootstrap(token)["ok"] is False
         assert bridge.receive(token, message("cancellation"))["ok"] is False
     assert store.events() == []
