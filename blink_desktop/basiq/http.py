@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -40,6 +41,17 @@ def _retry(methods: frozenset[str]) -> Retry:
         respect_retry_after_header=True,
         raise_on_status=False,
     )
+
+
+def _timed_out(exc: requests.RequestException) -> bool:
+    # With retries configured, a timeout arrives wrapped: ConnectionError(MaxRetryError(reason)).
+    if isinstance(exc, requests.Timeout):
+        return True
+    # urllib3 makes a refused connection (NewConnectionError) a kind of timeout; it is not one.
+    reason = getattr(exc.args[0], "reason", None) if exc.args else None
+    if isinstance(reason, urllib3.exceptions.NewConnectionError):
+        return False
+    return isinstance(reason, TimeoutError | urllib3.exceptions.TimeoutError)
 
 
 class JsonHttp:
@@ -79,15 +91,15 @@ class JsonHttp:
             response = self.session.request(
                 method, self.base_url + path, timeout=self.timeout, **kwargs
             )
-        except requests.Timeout:
+        except requests.RequestException as exc:
+            if not _timed_out(exc):
+                raise ApiUnavailable(
+                    f"Cannot reach {self.service} to get {what}. Check your network connection "
+                    f"(or {self.setting}), then retry."
+                ) from None
             raise ApiUnavailable(
                 f"{service} did not answer in time while getting {what}. "
                 "Check your connection, then retry."
-            ) from None
-        except requests.RequestException:
-            raise ApiUnavailable(
-                f"Cannot reach {self.service} to get {what}. Check your network connection "
-                f"(or {self.setting}), then retry."
             ) from None
         try:
             body = response.json()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+
 import pytest
 
 from blink_desktop.basiq.client import BasiqClient
@@ -77,3 +79,18 @@ def test_an_answer_that_is_not_basiqs_is_a_response_error() -> None:
             client.job("token", "j1")
         with pytest.raises(ApiResponseError, match="no access_token"):
             client.token("k", "SERVER_ACCESS")
+
+
+def test_a_basiq_that_does_not_answer_in_time_is_reported_as_such() -> None:
+    with socket.socket() as silent:  # accepts connections (the backlog) and never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        client = BasiqClient(f"http://127.0.0.1:{port}", timeout=(2.0, 0.3))
+        for call in (
+            lambda: client.institution("token", "AU00000"),  # a GET: retried, then wrapped
+            lambda: client.create_user("token", "a@b.co"),  # a POST: never retried
+        ):
+            with pytest.raises(ApiUnavailable, match="did not answer in time") as caught:
+                call()
+            assert "Cannot reach" not in str(caught.value)
