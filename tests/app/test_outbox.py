@@ -1,0 +1,109 @@
+"""Backend mode against the reference server: the app's backend client, and the outbox that
+delivers connection reports once the server is reachable, across restarts."""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from blink_desktop.app.backend import BackendClient
+from blink_desktop.app.outbox import Outbox
+from blink_desktop.app.store import Store
+from blink_desktop.emulator import Emulator
+from blink_desktop.errors import ApiAuthError
+from blink_desktop.server import build_server
+from blink_desktop.settings import load_settings
+from harness.ports import free_port
+from tests.conftest import serving, wait_for
+
+CLIENT = "desktop-app-1"
+
+
+@pytest.fixture
+def reference_server(emulator: Emulator, tmp_path: Path) -> Iterator[Callable[[int], str]]:
+    """Start `blink-desktop serve`'s server on a port (0 picks one); return its URL."""
+    with ExitStack() as stack:
+
+        def start(port: int = 0) -> str:
+            settings = load_settings(
+                api_key=emulator.api_key, api_url=emulator.url, client_ids=[CLIENT]
+            )
+            server = build_server(settings, database=tmp_path / "server.sqlite")
+            stack.callback(server.close)
+            return stack.enter_context(serving(server.app, port))
+
+        yield start
+
+
+def claims(token: str) -> dict[str, Any]:
+    part = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4))))
+
+
+def test_the_backend_client_talks_to_the_server(
+    reference_server: Callable[[int], str], emulator: Emulator
+) -> None:
+    url = reference_server(0)
+    backend = BackendClient(url, CLIENT)
+    user = backend.basiq_user("me@x.co")
+    assert backend.basiq_user("me@x.co") == user
+    assert backend.basiq_user("0412 345 678") != user  # a mobile number is a person too
+    assert emulator.state.count_users() == 2
+    assert claims(backend.client_token(user))["scope"] == "CLIENT_ACCESS"
+    backend.report_connection(user, "conn-1")
+    listed = requests.get(
+        f"{url}/users/{user}/connections", headers={"X-Client-Id": CLIENT}, timeout=10
+    )
+    assert [item["id"] for item in listed.json()["result"]] == ["conn-1"]
+    with pytest.raises(ApiAuthError, match="client id"):
+        BackendClient(url, "wrong").basiq_user("me@x.co")
+
+
+def report_connection(store: Store, user: str, connection: str) -> None:
+    """What the connect service writes for a new connection in backend mode."""
+    raw = json.dumps(
+        {"event": "connection", "payload": {"success": True, "data": {"id": connection}}}
+    )
+    with store.writing("the event") as tx:
+        tx.log_event("http://blink", raw, event="connection", accepted=True)
+        tx.upsert_connection(connection, user, None)
+        tx.enqueue_report(connection, user)
+
+
+def test_outbox_delivers_once_the_server_comes_back_even_after_a_restart(
+    reference_server: Callable[[int], str], tmp_path: Path
+) -> None:
+    port = free_port()
+    backend = BackendClient(f"http://127.0.0.1:{port}", CLIENT)
+    store = Store(tmp_path / "app.sqlite")
+    report_connection(store, "u1", "conn-1")
+    report_connection(store, "u1", "conn-1")  # the same connection twice is one report
+    outbox = Outbox(store, backend.report_connection, first_delay=0.05, max_delay=0.2)
+    assert outbox.run_once() == 0  # the server is down
+    [waiting] = store.pending_reports()
+    assert waiting.attempts == 1
+    assert waiting.last_error is not None and "Cannot reach your server" in waiting.last_error
+    store.close()
+    # The app restarts; the report is still there. Then the server comes up.
+    store = Store(tmp_path / "app.sqlite")
+    assert len(store.pending_reports()) == 1
+    url = reference_server(port)
+    outbox = Outbox(store, backend.report_connection, first_delay=0.05, max_delay=0.2)
+    outbox.start()
+    try:
+        outbox.wake()
+        wait_for(lambda: store.pending_reports() == [], timeout=10)
+    finally:
+        outbox.stop()
+        store.close()
+    listed = requests.get(
+        f"{url}/users/u1/connections", headers={"X-Client-Id": CLIENT}, timeout=10
+    )
+    assert [item["id"] for item in listed.json()["result"]] == ["conn-1"]
