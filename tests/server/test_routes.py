@@ -9,7 +9,12 @@ from typing import Any
 import pytest
 import requests
 
+from blink_desktop.basiq import BasiqClient, KeyHolder
 from blink_desktop.emulator import Emulator, Fault
+from blink_desktop.errors import BlinkError, StoreError
+from blink_desktop.server import create_app
+from blink_desktop.server.store import ReportedConnection
+from tests.conftest import serving
 from tests.server.conftest import CLIENT, Running, claims
 
 
@@ -293,3 +298,57 @@ def test_connections_are_recorded_and_listed_per_user(serve: Callable[..., Runni
         "user_id-invalid",
     )
     assert server.get("/health").json() == {"success": True, "result": {"status": "ok"}}
+
+
+class BrokenStore:
+    """A store whose lookups crash, or fail as a full disk does."""
+
+    def __init__(self, failure: Exception) -> None:
+        self.failure = failure
+
+    def basiq_user(self, identifier: str) -> str | None:
+        raise self.failure
+
+    def remember_user(self, identifier: str, basiq_user_id: str) -> str:
+        raise self.failure
+
+    def report(self, connection_id: str, basiq_user_id: str) -> None:
+        raise self.failure
+
+    def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
+        raise self.failure
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_crash_is_an_internal_error_in_the_envelope_and_logged(
+    emulator: Emulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    keyholder = KeyHolder(BasiqClient(emulator.url), emulator.api_key)
+    app = create_app(keyholder, BrokenStore(RuntimeError("boom")), [CLIENT])
+    with serving(app) as url:
+        reply = requests.get(
+            f"{url}/users/u1/connections", headers={"X-Client-Id": CLIENT}, timeout=10
+        )
+    assert refusal(reply) == (500, "The server failed; its log has the details.", "internal-error")
+    assert "boom" not in reply.text
+    assert any("RuntimeError('boom')" in record.getMessage() for record in caplog.records)
+
+
+def test_a_store_failure_is_an_error_answer_with_its_message(emulator: Emulator) -> None:
+    keyholder = KeyHolder(BasiqClient(emulator.url), emulator.api_key)
+    app = create_app(keyholder, BrokenStore(StoreError("Could not save the connection")), [CLIENT])
+    with serving(app) as url:
+        reply = requests.post(
+            f"{url}/connections",
+            json={"client_id": CLIENT, "user_id": "u", "connection_id": "c"},
+            timeout=10,
+        )
+    assert refusal(reply) == (502, "Could not save the connection", "upstream-error")
+
+
+def test_an_app_needs_a_client_id_to_accept(emulator: Emulator) -> None:
+    keyholder = KeyHolder(BasiqClient(emulator.url), emulator.api_key)
+    with pytest.raises(BlinkError, match="BLINK_DESKTOP_CLIENT_IDS"):
+        create_app(keyholder, BrokenStore(RuntimeError()), [])
