@@ -1,4 +1,4 @@
-"""POST /token and how every endpoint checks the token it is given."""
+"""POST /token and how every endpoint checks the token it is given (auth.py, over HTTP)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,9 @@ import json
 import pytest
 import requests
 
-from blink_desktop.emulator import DEFAULT_API_KEY, Emulator
-from tests.conftest import Api, error_of, wait_for
-
-
-def claims_as_blink_reads_them(token: str) -> dict[str, object]:
-    # Blink decodes the payload with atob(): standard base64, padding optional.
-    part = token.split(".")[1]
-    return dict(json.loads(base64.b64decode(part + "=" * (-len(part) % 4), validate=True)))
+from blink_desktop.emulator import DEFAULT_API_KEY, Emulator, FakeClock
+from tests.conftest import Api, error_of
+from tests.emulator.conftest import claims_as_blink_reads_them
 
 
 def post_token(api: Api, **kwargs: object) -> requests.Response:
@@ -39,7 +34,7 @@ def test_server_token_is_the_default_scope_with_basiqs_claims(api: Api) -> None:
     claims = claims_as_blink_reads_them(body["access_token"])
     assert claims["scope"] == "SERVER_ACCESS"
     assert claims["version"] == "2.0"
-    assert claims["exp"] - claims["iat"] == 3600  # type: ignore[operator]
+    assert claims["exp"] - claims["iat"] == 3600
     assert {"partnerid", "applicationid", "sandbox_account"} <= set(claims)
 
 
@@ -146,13 +141,32 @@ def test_expired_token_gets_403_access_denied(api: Api) -> None:
     assert api.call("POST", "/users", api.token(), json={"email": "a@b.co"}).status_code == 201
 
 
-def test_token_expires_after_its_lifetime() -> None:
-    # iat and exp are whole seconds, so a token lives between ttl - 1 and ttl seconds.
-    with Emulator(token_ttl=2) as emulator:
+def test_token_expires_after_its_lifetime(clock: FakeClock) -> None:
+    with Emulator(token_ttl=2, clock=clock) as emulator:
         api = Api(emulator)
         token = api.token()
         user = api.call("POST", "/users", token, json={"email": "a@b.co"}).json()["id"]
-        wait_for(lambda: api.call("GET", f"/users/{user}", token).status_code == 403, timeout=5)
+        clock.advance(1.75)
+        assert api.call("GET", f"/users/{user}", token).status_code == 200
+        clock.advance(0.25)
+        response = api.call("GET", f"/users/{user}", token)
+        assert response.status_code == 403
+        error = error_of(response)
+        assert (error["code"], error["detail"]) == ("access-denied", "Token has expired")
+        assert api.call("GET", f"/users/{user}", api.token()).status_code == 200
+
+
+def test_token_lifetime_counts_from_the_whole_second_it_was_issued_in() -> None:
+    # iat and exp are whole seconds, so a token lives between ttl - 1 and ttl seconds.
+    clock = FakeClock(start=1_700_000_000.5)
+    with Emulator(token_ttl=2, clock=clock) as emulator:
+        api = Api(emulator)
+        token = api.token()
+        assert claims_as_blink_reads_them(token)["iat"] == 1_700_000_000
+        clock.advance(1.25)
+        assert api.call("GET", "/institutions", token).status_code == 200
+        clock.advance(0.25)
+        assert api.call("GET", "/institutions", token).status_code == 403
 
 
 def test_scopes_follow_the_per_endpoint_table(api: Api) -> None:
@@ -219,3 +233,17 @@ def test_token_endpoint_is_rate_limited_per_client() -> None:
         last = post_token(api, headers=basic())
         assert last.status_code == 429
         assert int(last.headers["Retry-After"]) > 0
+
+
+def test_token_rate_limit_window_moves_with_the_clock(clock: FakeClock) -> None:
+    with Emulator(token_rate_limit=2, clock=clock) as emulator:
+        api = Api(emulator)
+        assert [post_token(api, headers=basic()).status_code for _ in range(2)] == [200, 200]
+        limited = post_token(api, headers=basic())
+        assert limited.status_code == 429
+        assert limited.headers["Retry-After"] == "301"
+        assert error_of(limited)["code"] == "too-many-requests"
+        clock.advance(299)
+        assert post_token(api, headers=basic()).headers["Retry-After"] == "2"
+        clock.advance(1)
+        assert post_token(api, headers=basic()).status_code == 200

@@ -1,4 +1,4 @@
-"""Institutions, accounts and transactions: filters, paging and deterministic data."""
+"""Institutions, accounts and transactions: filters, paging and deterministic data (views.py)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
-from blink_desktop.emulator import Emulator
-from tests.conftest import FAST, Api, error_of
+from blink_desktop.emulator import Emulator, FakeClock
+from tests.conftest import FAST, Api, error_of, step_status
+from tests.emulator.conftest import advance_until
 
 BLINK_FILTER = (
     "institution.authorization.in('user','user-mfa','user-mfa-intermittent'),"
@@ -214,15 +215,37 @@ def test_transaction_filters_and_limits(api: Api) -> None:
         assert response.status_code == 400
 
 
-def test_data_appears_only_once_the_job_has_retrieved_it(api: Api) -> None:
-    user = api.user()
-    job_id = api.connect(user).json()["id"]
-    server = api.token()
-    api.wait_job(job_id, "verify-credentials", "success")
-    api.wait_job(job_id, "retrieve-accounts", "success")
-    assert api.call("GET", f"/users/{user}/accounts", server).json()["data"]
-    api.wait_job(job_id, "retrieve-transactions", "success")
-    assert api.call("GET", f"/users/{user}/transactions", server).json()["data"]
+def test_data_appears_only_once_the_job_has_retrieved_it(clock: FakeClock, capi: Api) -> None:
+    user = capi.user()
+    job_id = capi.connect(user).json()["id"]
+    server = capi.token()
+    seen: list[tuple[str | None, ...]] = []
+
+    def check() -> bool:
+        job = capi.job(job_id, server)
+        verify, accounts_step, transactions_step = (
+            step_status(job, title)
+            for title in ("verify-credentials", "retrieve-accounts", "retrieve-transactions")
+        )
+        connection = capi.call("GET", f"/users/{user}/connections", server).json()["data"][0]
+        accounts = capi.call("GET", f"/users/{user}/accounts", server).json()["data"]
+        transactions = capi.call("GET", f"/users/{user}/transactions", server).json()["data"]
+        shown = capi.call("GET", f"/users/{user}", server).json()["accounts"]["count"]
+        assert (connection["status"] == "active") == (verify == "success")
+        assert bool(accounts) == (accounts_step == "success") == (shown > 0)
+        assert bool(transactions) == (transactions_step == "success")
+        if not seen or seen[-1] != (verify, accounts_step, transactions_step):
+            seen.append((verify, accounts_step, transactions_step))
+        return transactions_step == "success"
+
+    advance_until(clock, check, step=0.1)
+    assert seen == [
+        ("pending", "pending", "pending"),
+        ("in-progress", "pending", "pending"),
+        ("success", "in-progress", "pending"),
+        ("success", "success", "in-progress"),
+        ("success", "success", "success"),
+    ]
 
 
 def test_state_file_keeps_everything_across_a_restart(tmp_path: Path) -> None:

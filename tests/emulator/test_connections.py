@@ -1,4 +1,4 @@
-"""Users, connections, jobs and MFA, as a client of the real Basiq API uses them."""
+"""Connections and their jobs, as a client of the real Basiq API uses them (rules.py, views.py)."""
 
 from __future__ import annotations
 
@@ -6,57 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Api, error_of, step, step_status, wait_for
-
-
-def test_user_lifecycle(api: Api) -> None:
-    server = api.token()
-    created = api.call(
-        "POST", "/users", server, json={"email": "gavin@hooli.com", "mobile": "+61410888666"}
-    )
-    assert created.status_code == 201
-    user = created.json()
-    assert user["type"] == "user"
-    assert user["links"]["self"] == f"{api.url}/users/{user['id']}"
-    shown = api.call("GET", f"/users/{user['id']}", server).json()
-    assert (shown["email"], shown["mobile"], shown["name"]) == (
-        "gavin@hooli.com",
-        "+61410888666",
-        "",
-    )
-    assert shown["connections"] == {"type": "list", "count": 0, "data": []}
-    assert shown["links"]["auth_link"] is None
-    updated = api.call("POST", f"/users/{user['id']}", server, json={"mobile": "+61400000001"})
-    assert updated.status_code == 200
-    assert updated.json()["mobile"] == "+61400000001"
-    assert updated.json()["email"] == "gavin@hooli.com"
-    assert api.call("DELETE", f"/users/{user['id']}", server).status_code == 204
-    missing = api.call("GET", f"/users/{user['id']}", server)
-    assert missing.status_code == 404
-    assert error_of(missing)["detail"] == "Requested user does not exist."
-
-
-@pytest.mark.parametrize(
-    ("body", "status", "detail"),
-    [
-        ({}, 400, "One of 'email' or 'mobile' is required."),
-        ({"email": "not-an-email"}, 400, "Provided email is in bad format."),
-        ({"mobile": "call me"}, 400, "Provided mobile is in bad format."),
-        ({"email": 42}, 400, "Posted user is not in valid format."),
-        ([1, 2], 400, "Posted user is not in valid format."),
-    ],
-)
-def test_user_validation(api: Api, body: Any, status: int, detail: str) -> None:
-    response = api.call("POST", "/users", api.token(), json=body)
-    assert response.status_code == status
-    assert error_of(response)["detail"] == detail
-
-
-def test_version_3_names_are_kept(api: Api) -> None:
-    body = {"email": "a@b.co", "firstName": "Gavin", "lastName": "Belson"}
-    user = api.call("POST", "/users", api.token(), json=body).json()
-    shown = api.call("GET", f"/users/{user['id']}", api.token()).json()
-    assert (shown["firstName"], shown["lastName"]) == ("Gavin", "Belson")
+from tests.conftest import Api, error_of, step, wait_for
 
 
 def test_connect_hooli_like_any_basiq_client(api: Api) -> None:
@@ -94,22 +44,6 @@ def test_connect_hooli_like_any_basiq_client(api: Api) -> None:
     user_view = api.call("GET", f"/users/{user}", api.token()).json()
     assert user_view["connections"]["count"] == 1
     assert user_view["accounts"]["count"] == len(connection["accounts"]["data"])
-
-
-def test_steps_move_through_pending_and_in_progress(api: Api) -> None:
-    user = api.user()
-    job_id = api.connect(user).json()["id"]
-    seen: set[tuple[str, str]] = set()
-
-    def finished() -> bool:
-        job = api.job(job_id)
-        seen.update((s["title"], s["status"]) for s in job["steps"])
-        return step_status(job, "retrieve-transactions") == "success"
-
-    wait_for(finished, interval=0.005)
-    assert ("verify-credentials", "in-progress") in seen
-    assert ("retrieve-accounts", "pending") in seen
-    assert ("retrieve-accounts", "in-progress") in seen
 
 
 def test_client_token_sees_connection_without_server_only_fields(api: Api) -> None:
@@ -284,93 +218,6 @@ def test_connections_list_filters(api: Api) -> None:
         params={"filter": "institution.id.eq('AU00000')"},
     ).json()
     assert [c["id"] for c in shown["data"]] == [hooli]
-
-
-def mfa_connect(
-    api: Api, login: str = "gavinBelson", password: str = "hooli2016", institution: str = "AU00002"
-) -> tuple[str, str]:
-    user = api.user()
-    client = api.token("CLIENT_ACCESS", "2.1")
-    response = api.connect(user, login, password, institution, token=client)
-    assert response.status_code == 202, response.text
-    return response.json()["id"], client
-
-
-@pytest.mark.parametrize(
-    ("login", "password", "answer", "method"),
-    [
-        ("gavinBelson", "hooli2016", ["Hooli"], "security-questions"),
-        ("jared", "django", ["1234"], "token"),
-        ("Whistler", "ShowBox", ["Basiq", "AU00000"], "security-questions"),
-    ],
-)
-def test_mfa_challenge_answered_right(
-    api: Api, login: str, password: str, answer: list[str], method: str
-) -> None:
-    job_id, client = mfa_connect(api, login, password)
-    job = api.wait_job(job_id, "mfa-challenge", "in-progress")
-    assert [s["title"] for s in job["steps"]] == [
-        "verify-credentials",
-        "mfa-challenge",
-        "retrieve-accounts",
-        "retrieve-transactions",
-    ]
-    assert step_status(job, "verify-credentials") == "in-progress"
-    challenge = step(job, "mfa-challenge")["result"]
-    assert challenge["type"] == "mfa"
-    assert challenge["method"] == method
-    assert len(challenge["input"]) == len(answer)
-    assert challenge["expiryMs"] > 0
-    assert challenge["links"]["response"] == f"{api.url}/jobs/{job_id}/mfa"
-    answered = api.call("POST", f"/jobs/{job_id}/mfa", client, json={"mfa-response": answer})
-    assert answered.status_code == 202
-    assert answered.json()["id"] == job_id
-    done = api.wait_job(job_id, "retrieve-transactions", "success")
-    assert step_status(done, "mfa-challenge") == "success"
-    assert step_status(done, "verify-credentials") == "success"
-
-
-def test_mfa_wrong_answer_fails_the_login(api: Api) -> None:
-    job_id, client = mfa_connect(api)
-    api.wait_job(job_id, "mfa-challenge", "in-progress")
-    api.call("POST", f"/jobs/{job_id}/mfa", client, json={"mfa-response": ["Google"]})
-    job = api.wait_job(job_id, "verify-credentials", "failed")
-    assert step_status(job, "mfa-challenge") == "failed"
-    assert step(job, "verify-credentials")["result"]["code"] == "invalid-credentials"
-    again = api.call("POST", f"/jobs/{job_id}/mfa", client, json={"mfa-response": ["Hooli"]})
-    assert again.status_code == 400
-
-
-@pytest.mark.parametrize("body", [{}, {"mfa-response": "Hooli"}, {"mfa-response": [1]}, []])
-def test_mfa_malformed_answers(api: Api, body: Any) -> None:
-    job_id, client = mfa_connect(api)
-    api.wait_job(job_id, "mfa-challenge", "in-progress")
-    assert api.call("POST", f"/jobs/{job_id}/mfa", client, json=body).status_code == 400
-    assert step_status(api.job(job_id), "mfa-challenge") == "in-progress"
-
-
-def test_mfa_bank_needs_a_version_2_1_token(api: Api) -> None:
-    user = api.user()
-    response = api.connect(user, institution="AU00002", token=api.token("CLIENT_ACCESS", "2.0"))
-    assert response.status_code == 400
-    assert "2.1" in error_of(response)["detail"]
-    assert api.call("GET", f"/users/{user}/connections", api.token()).json()["data"] == []
-
-
-def test_nucleus_asks_on_alternate_attempts(api: Api) -> None:
-    user = api.user()
-    client = api.token("CLIENT_ACCESS", "2.1")
-    first = api.connect(user, institution="AU00003", token=client).json()["id"]
-    api.wait_job(first, "mfa-challenge", "in-progress")
-    second = api.connect(user, "jared", "django", "AU00003", token=client).json()["id"]
-    job = api.wait_job(second, "retrieve-transactions", "success")
-    assert step_status(job, "mfa-challenge") == "skipped"
-
-
-def test_wrong_password_at_an_mfa_bank_fails_before_any_challenge(api: Api) -> None:
-    job_id, _ = mfa_connect(api, password="nope")
-    job = api.wait_job(job_id, "verify-credentials", "failed")
-    assert step_status(job, "mfa-challenge") == "pending"
 
 
 def test_a_real_basiq_client_lifecycle_end_to_end(api: Api) -> None:

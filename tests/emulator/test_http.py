@@ -1,8 +1,11 @@
-"""What makes the emulator behave like a public HTTP API, faults, and the foreground command."""
+"""What makes the emulator behave like a public HTTP API (routes.py, middleware.py), faults,
+the request log, and the foreground command."""
 
 from __future__ import annotations
 
 import json
+import logging
+import re
 import signal
 import subprocess
 import sys
@@ -58,6 +61,46 @@ def test_unknown_route_404_and_wrong_method_405_use_the_envelope(api: Api) -> No
     wrong = api.call("PUT", "/token")
     assert wrong.status_code == 405
     assert error_of(wrong)["code"] == "method-not-allowed"
+
+
+def test_a_crash_answers_the_500_envelope_and_logs_the_error(
+    emulator: Emulator, api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("the rules broke")
+
+    monkeypatch.setattr(emulator.rules, "settle", broken)
+    with caplog.at_level(logging.ERROR, logger="blink_desktop.emulator"):
+        response = api.call("GET", "/public/institutions")
+    assert response.status_code == 500
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    error = error_of(response)
+    assert error["code"] == "internal-server-error"
+    assert "the rules broke" not in response.text
+    assert any("the rules broke" in record.getMessage() for record in caplog.records)
+
+
+def test_one_log_line_per_request_with_secrets_scrubbed(
+    api: Api, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.INFO, logger="blink_desktop.emulator"):
+        api.call("GET", "/public/institutions/")
+        api.http.get(f"{api.url}/logos/AU00000.svg?access_token=SECRET-TOKEN", timeout=10)
+        api.call("PUT", "/token")
+    lines = [r.getMessage() for r in caplog.records if r.name == "blink_desktop.emulator"]
+    assert len(lines) == 3
+    for line, start in zip(
+        lines,
+        (
+            "GET /public/institutions 200 ",
+            "GET /logos/AU00000.svg?access_token=[redacted] 200 ",
+            "PUT /token 405 ",
+        ),
+        strict=True,
+    ):
+        assert line.startswith(start), line
+        assert re.fullmatch(r"\d+\.\d ms", line.removeprefix(start)), line
+    assert "SECRET-TOKEN" not in caplog.text
 
 
 def test_post_without_json_content_type_is_415(api: Api) -> None:
@@ -167,19 +210,6 @@ def test_fault_rules_from_the_command_line(text: str, expected: Fault) -> None:
 def test_bad_fault_rules_are_explained(text: str) -> None:
     with pytest.raises(ValueError, match="not valid"):
         Fault.parse(text)
-
-
-def test_mfa_challenge_expires() -> None:
-    with Emulator(job_speed=400) as emulator:
-        api = Api(emulator)
-        user = api.user()
-        client = api.token("CLIENT_ACCESS", "2.1")
-        job_id = api.connect(user, institution="AU00002", token=client).json()["id"]
-        job = api.wait_job(job_id, "verify-credentials", "failed")
-        assert (
-            next(s for s in job["steps"] if s["title"] == "verify-credentials")["result"]["code"]
-            == "job-timed-out"
-        )
 
 
 def test_port_in_use_is_an_oserror_not_a_hang() -> None:
