@@ -12,6 +12,7 @@
   var POLL_MS = 1000;
   var DEMO_DELAY_MS = 2100;
   var MAX_POLL_ERRORS = 3;
+  var REQUEST_TIMEOUT_MS = 30000;
   // Blink's intended 2021 filter; its HEAD lost a comma and a quote (see the README).
   var INSTITUTION_FILTER =
     "institution.authorization.in('user','user-mfa','user-mfa-intermittent')," +
@@ -27,12 +28,12 @@
       "Cannot login to target institution using supplied credentials. Please check credentials and try again."
   };
 
-  var params = parseQuery(window.location.search);
-  var iframeMode = params.iframe === "true";
-  var demo = params.demo === "true";
-  var userId = params.user_id;
-  var accessToken = params.access_token;
-  var connectionId = params.connection_id;
+  var params = new URLSearchParams(window.location.search);
+  var iframeMode = params.get("iframe") === "true";
+  var demo = params.get("demo") === "true";
+  var userId = params.get("user_id");
+  var accessToken = params.get("access_token");
+  var connectionId = params.get("connection_id");
   var apiBase = window.location.origin;
 
   var state = {
@@ -51,27 +52,7 @@
   var $ = function (id) { return document.getElementById(id); };
 
   // ---------------------------------------------------------------------------------------------
-  // Query string, token
-
-  function parseQuery(search) {
-    var out = {};
-    search.replace(/^\?/, "").split("&").forEach(function (pair) {
-      if (!pair) return;
-      var at = pair.indexOf("=");
-      var name = at < 0 ? pair : pair.slice(0, at);
-      var value = at < 0 ? "" : pair.slice(at + 1);
-      out[decode(name)] = decode(value);
-    });
-    return out;
-  }
-
-  function decode(text) {
-    try {
-      return decodeURIComponent(text);
-    } catch (e) {
-      return text;
-    }
-  }
+  // Token
 
   function base64UrlDecode(text) {
     var b64 = text.replace(/-/g, "+").replace(/_/g, "/");
@@ -145,32 +126,35 @@
   // ---------------------------------------------------------------------------------------------
   // API (same origin as this page)
 
-  function request(method, path, body, withToken) {
-    return new Promise(function (resolve, reject) {
-      var xhr = new XMLHttpRequest();
-      xhr.open(method, apiBase + path);
-      if (withToken !== false) xhr.setRequestHeader("Authorization", "Bearer " + accessToken);
-      if (body !== undefined) xhr.setRequestHeader("Content-Type", "application/json");
-      xhr.timeout = 30000;
-      xhr.onload = function () {
-        var data = null;
-        if (xhr.getResponseHeader("Content-Type") === "application/json") {
-          try {
-            data = JSON.parse(xhr.responseText);
-          } catch (e) {
-            data = null;
-          }
-        }
-        if (xhr.status > 299 || !data || typeof data !== "object") {
-          var error = data && Array.isArray(data.data) && data.data[0];
-          reject(error && typeof error === "object" ? error : UNKNOWN_ERROR);
-          return;
-        }
-        resolve(data);
-      };
-      xhr.onerror = xhr.ontimeout = function () { reject(UNKNOWN_ERROR); };
-      xhr.send(body === undefined ? null : JSON.stringify(body));
-    });
+  // Resolves with the JSON body; rejects with the API's first error object, or UNKNOWN_ERROR.
+  async function request(method, path, body, withToken) {
+    var headers = {};
+    if (withToken !== false) headers.Authorization = "Bearer " + accessToken;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    var controller = new AbortController();
+    var timer = window.setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS);
+    var response;
+    var data = null;
+    try {
+      response = await window.fetch(apiBase + path, {
+        method: method,
+        headers: headers,
+        body: body === undefined ? undefined : JSON.stringify(body),
+        signal: controller.signal
+      });
+      if (response.headers.get("Content-Type") === "application/json") {
+        data = await response.json().catch(function () { return null; });
+      }
+    } catch (e) {
+      throw UNKNOWN_ERROR; // no answer: a network failure, or the timeout aborted it
+    } finally {
+      window.clearTimeout(timer);
+    }
+    if (response.status > 299 || !data || typeof data !== "object") {
+      var error = data && Array.isArray(data.data) && data.data[0];
+      throw error && typeof error === "object" ? error : UNKNOWN_ERROR;
+    }
+    return data;
   }
 
   function userPath() {
@@ -708,8 +692,8 @@
   // Start-up
 
   function configurationError() {
-    if (iframeMode && "parent_origin" in params) {
-      var origin = parseOrigin(params.parent_origin);
+    if (iframeMode && params.has("parent_origin")) {
+      var origin = parseOrigin(params.get("parent_origin"));
       if (!origin) return "Parent origin is not valid";
       state.targetOrigin = origin;
     }

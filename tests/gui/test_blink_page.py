@@ -6,13 +6,17 @@ compared with what the API itself reports for the job, never with hard-coded wor
 
 from __future__ import annotations
 
+import base64
 import json
+import time
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
-from blink_desktop.emulator import Emulator
-from tests.conftest import Api, step
+from blink_desktop.emulator import Emulator, Fault
+from harness.cdp import CDP
+from tests.conftest import Api, error_of, step
 from tests.gui.conftest import BlinkRun, Customer, Event, HostServer, Window, blink_url
 
 pytestmark = pytest.mark.gui
@@ -471,3 +475,106 @@ def test_works_when_local_storage_throws(
         "(() => { try { localStorage; return false } catch (e) { return true } })()"
     )
     assert page.evaluate("document.querySelector('[data-institution-id=\"AU00000\"]') !== null")
+
+
+@pytest.mark.parametrize("failures", [2, 3])
+def test_failed_job_polls(
+    blink: Callable[..., BlinkRun],
+    customer: Customer,
+    api: Api,
+    emulator: Emulator,
+    failures: int,
+) -> None:
+    """Two failed job polls in a row are retried; the third ends in a connection failure that
+    carries the API's error (Blink stopped silently there)."""
+    jobs = Fault(route="GET /jobs/*", status=503, times=failures)
+    emulator.faults.add(jobs)
+    run = blink(user_id=customer.user_id, access_token=customer.token)
+    run.choose(HOOLI)
+    run.log_in("gavinBelson", "hooli2016")
+    title, message = run.result(timeout=20)
+
+    events = run.settle()
+    assert_from_blink(events, emulator)
+    assert names(events) == ["handshake", "job", "connection"]
+    job_id = job_id_of(events[1])
+    if failures < 3:
+        # The faults were used up by Blink's polls: the API answers again.
+        verify = step(api.job(job_id), "verify-credentials")
+        assert events[2].payload == {
+            "success": True,
+            "data": {"id": verify["result"]["url"].rsplit("/", 1)[-1]},
+        }
+        assert title == "Success"
+        return
+    emulator.faults.add(jobs.model_copy(update={"times": 1}))
+    answer = api.call("GET", f"/jobs/{job_id}", api.token())
+    assert answer.status_code == 503
+    error = error_of(answer)
+    assert events[2].payload == {"success": False, "data": error}
+    assert (title, message) == ("Unsuccessful", error["detail"])
+    assert api.job(job_id)["id"] == job_id  # the job itself was fine all along
+
+
+def paused_request(page: CDP, timeout: float = 15.0) -> dict[str, Any]:
+    """The next request the DevTools Fetch domain holds back (its Fetch.requestPaused params)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for event in page.events:
+            if event["method"] == "Fetch.requestPaused":
+                page.events.remove(event)
+                params: dict[str, Any] = event["params"]
+                return params
+        if time.monotonic() >= deadline:
+            raise TimeoutError("no request was paused")
+        page.send("Runtime.evaluate", {"expression": "0"})  # reads the events that came in
+        time.sleep(0.05)
+
+
+def fulfil(status: int, content_type: str, body: str) -> tuple[str, dict[str, Any]]:
+    return "Fetch.fulfillRequest", {
+        "responseCode": status,
+        "responseHeaders": [{"name": "Content-Type", "value": content_type}],
+        "body": base64.b64encode(body.encode()).decode(),
+    }
+
+
+def test_what_the_api_answers_becomes_an_error_message(
+    open_window: Callable[..., Window], customer: Customer, emulator: Emulator
+) -> None:
+    """No answer, or one that is not a JSON object, reads "Unknown error"; an API error object
+    is shown as the API wrote it."""
+    window = open_window(
+        blink_url(
+            emulator.url, iframe="true", user_id=customer.user_id, access_token=customer.token
+        )
+    )
+    page = window.cdp
+    page.wait_for("document.getElementById('title').textContent === 'Select your bank'", 15)
+    page.send("Fetch.enable", {"patterns": [{"urlPattern": f"{emulator.url}/users/*"}]})
+    cases = [
+        (("Fetch.failRequest", {"errorReason": "ConnectionRefused"}), "Unknown error"),
+        (fulfil(200, "text/html", "<p>A captive portal</p>"), "Unknown error"),
+        (fulfil(200, "application/json", "{not json"), "Unknown error"),
+        (fulfil(200, "application/json", "null"), "Unknown error"),
+        (fulfil(200, "application/json", '"text"'), "Unknown error"),
+        (fulfil(502, "application/json", '{"data": []}'), "Unknown error"),
+        (fulfil(502, "application/json", '{"data": [{"title": "Bad gateway"}]}'), "Bad gateway"),
+        (
+            fulfil(500, "application/json", '{"data": [{"title": "T", "detail": "Says who"}]}'),
+            "Says who",
+        ),
+    ]
+    for (method, params), message in cases:
+        page.evaluate("document.documentElement.setAttribute('data-unloading', '')")
+        page.evaluate("location.reload()")
+        paused = paused_request(page)
+        assert paused["request"]["url"] == f"{emulator.url}/users/{customer.user_id}"
+        assert paused["request"]["headers"]["Authorization"] == f"Bearer {customer.token}"
+        page.send(method, {"requestId": paused["requestId"], **params})
+        page.wait_for(
+            "!document.documentElement.hasAttribute('data-unloading')"
+            " && document.getElementById('title').textContent === 'Error'",
+            15,
+        )
+        assert page.text("#error-message") == message, (method, params)
