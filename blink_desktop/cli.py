@@ -92,11 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
         help='inject faults, e.g. "\'POST /token\' status=503 rate=0.5" or "/jobs/* latency=2"; '
         "keys: status (429, 500, 503), rate, latency, retry_after, times; repeatable",
     )
-    commands.add_parser(
+    emulator.set_defaults(func=_emulator)
+    login = commands.add_parser(
         "login",
         help="store your Basiq API key in the OS keyring (read from the prompt or stdin)",
     )
-    commands.add_parser("logout", help="remove the stored Basiq API key from the OS keyring")
+    login.set_defaults(func=_login)
+    logout = commands.add_parser(
+        "logout", help="remove the stored Basiq API key from the OS keyring"
+    )
+    logout.set_defaults(func=_logout)
 
     serve = commands.add_parser(
         "serve",
@@ -191,7 +196,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
             ) from None
         _log_to_stdout("blink_desktop.server")
         print(http.url, flush=True)
-        upstream = "an embedded emulator" if server.emulator else server.upstream
+        upstream = "an embedded emulator" if server.emulated else server.upstream.api_url
         print(
             f"blink-desktop serve: Basiq upstream is {upstream}. Stop with Ctrl-C.",
             file=sys.stderr,
