@@ -281,10 +281,11 @@ def test_backend_mode_end_to_end_against_serve_and_the_emulator(
             app.cdp.wait_for("document.querySelectorAll('#connections .item').length === 1", 20)
             [stored] = app.cli("connections", "--json")
             user = server.store.basiq_user("gavin@hooli.com")
-            assert user == stored["user_id"]
+            assert user is not None and user == stored["user_id"]
 
             def reported() -> bool:
-                return stored["id"] in server.store.connections_of(user)
+                reports = server.store.connections_of(user)
+                return stored["id"] in [report.connection_id for report in reports]
 
             wait_for(reported, timeout=20)
             assert emulator.api_key not in json.dumps(app.cli("events", "--json"))
