@@ -1,8 +1,8 @@
 // The desktop host page. Blink and its events come through the JS control; the only
 // desktop-specific part is handing accepted events to Python through the bridge, with its token.
+// Blink's event names come from the bridge (bootstrap().events), the one list Python keeps.
 import Basiq from "../control/blink-control.js";
 
-const EVENTS = ["handshake", "job", "connection", "cancellation", "completion"];
 const $ = (id) => document.getElementById(id);
 
 // window.pywebview appears after load; every call waits for it, so nothing is lost before then.
@@ -160,7 +160,7 @@ function showBlink(start) {
     element: $("blink-host"),
     timeout: 0,
   });
-  blink.addListener(EVENTS, (payload, event) => forward(event, payload));
+  blink.addListener(boot.events, (payload, event) => forward(event, payload));
   blink.addListener("rejected", (info) => reportDropped(info && info.origin));
   blink.render();
 }
