@@ -14,13 +14,15 @@ from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
 
 class BackendClient:
     def __init__(self, base_url: str, client_id: str) -> None:
-        # The server looks users up before creating them, and records reports idempotently,
-        # so these POSTs are safe to repeat.
+        # The server looks users up before creating them, so these POSTs are safe to repeat.
+        # Reports (/connections) are not retried here: the outbox retries them with its own
+        # backoff, and a second layer of retries would only hold the outbox (and quitting) up.
         self.http = JsonHttp(
             base_url,
             service=f"your server at {base_url.rstrip('/')}",
             setting="BLINK_DESKTOP_BACKEND_URL",
-            idempotent_posts=("/user", "/access_token", "/connections"),
+            idempotent_posts=("/user", "/access_token"),
+            unretried=("/connections",),
         )
         self.base_url = self.http.base_url
         self._client_id = client_id

@@ -1,8 +1,9 @@
 """HTTP plumbing for the upstreams the app and the server call: Basiq, and your own server.
 
 One `requests.Session` per upstream, a timeout on every call, and retries through urllib3's
-`Retry`: GET and DELETE on connection errors, 429 (honouring a capped Retry-After) and
-502/503/504; a POST only on the paths its caller names as safe to repeat.
+`Retry`: a failed connection for any method (nothing reached the server); 429 (honouring a
+capped Retry-After) and 502/503/504 for GET and DELETE, and for a POST only on the paths its
+caller names as safe to repeat; nothing at all on the paths its caller retries itself.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ class JsonHttp:
         service: str,
         setting: str,
         idempotent_posts: tuple[str, ...] = (),
+        unretried: tuple[str, ...] = (),
         timeout: tuple[float, float] = TIMEOUT,
     ) -> None:
         self.base_url = base_url.rstrip("/")
@@ -81,6 +83,8 @@ class JsonHttp:
         for path in idempotent_posts:
             retry_posts = HTTPAdapter(max_retries=_retry(frozenset({"POST"})))
             self.session.mount(self.base_url + path, retry_posts)
+        for path in unretried:  # the caller retries these itself, with its own backoff
+            self.session.mount(self.base_url + path, HTTPAdapter(max_retries=Retry(0, read=False)))
 
     def request(
         self, method: str, path: str, *, what: str, **kwargs: Any

@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
+import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -17,7 +20,7 @@ from blink_desktop.app.backend import BackendClient
 from blink_desktop.app.outbox import Outbox
 from blink_desktop.app.store import Store
 from blink_desktop.emulator import Emulator
-from blink_desktop.errors import ApiAuthError
+from blink_desktop.errors import ApiAuthError, ApiUnavailable
 from blink_desktop.server import build_server
 from blink_desktop.settings import load_settings
 from harness.ports import free_port
@@ -107,3 +110,50 @@ def test_outbox_delivers_once_the_server_comes_back_even_after_a_restart(
         f"{url}/users/u1/connections", headers={"X-Client-Id": CLIENT}, timeout=10
     )
     assert [item["id"] for item in listed.json()["result"]] == ["conn-1"]
+
+
+def test_stopping_is_prompt_and_clean_whatever_is_pending(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    started = threading.Event()
+    release = threading.Event()
+
+    def deliver(user: str, connection: str) -> None:
+        started.set()
+        release.wait(timeout=30)  # a server that takes its time answering
+        raise ApiUnavailable("Your server did not answer in time.")
+
+    store = Store(tmp_path / "app.sqlite")
+    for n in range(5):
+        report_connection(store, "u1", f"conn-{n}")
+    outbox = Outbox(store, deliver, first_delay=0.05, max_delay=0.2)
+    outbox.start()
+    assert started.wait(timeout=10)
+    began = time.monotonic()
+    outbox.stop(timeout=1.0)
+    assert time.monotonic() - began < 1.5
+    store.close()  # as App.close() does, straight after
+    release.set()  # the delivery in flight now fails; the outbox must not touch the store
+    wait_for(lambda: not any(t.name == "outbox" for t in threading.enumerate()), timeout=10)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    store = Store(tmp_path / "app.sqlite")
+    try:
+        pending = store.pending_reports()
+        assert len(pending) == 5  # nothing lost: each goes out on the next start
+        assert all(report.attempts == 0 for report in pending)
+    finally:
+        store.close()
+
+
+def test_reports_are_not_retried_twice_over_so_a_dead_server_costs_milliseconds(
+    tmp_path: Path,
+) -> None:
+    backend = BackendClient(f"http://127.0.0.1:{free_port()}", CLIENT)
+    store = Store(tmp_path / "app.sqlite")
+    for n in range(5):
+        report_connection(store, "u1", f"conn-{n}")
+    began = time.monotonic()
+    assert Outbox(store, backend.report_connection).run_once() == 0
+    assert time.monotonic() - began < 1.0  # was about 1.8 s a report with urllib3's retries
+    assert all(report.attempts == 1 for report in store.pending_reports())
+    store.close()
