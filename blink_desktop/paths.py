@@ -26,6 +26,10 @@ def config_file() -> Path:
     override = os.environ.get(CONFIG_ENV)
     if override:
         return Path(override).expanduser()
+    return default_config_file()
+
+
+def default_config_file() -> Path:
     return platformdirs.user_config_path(APP_NAME) / "config.toml"
 
 

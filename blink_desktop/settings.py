@@ -21,6 +21,7 @@ from pydantic_settings import (
 )
 
 from blink_desktop import paths
+from blink_desktop.basiq.identifiers import Identifier
 from blink_desktop.errors import SettingsError
 
 ENV_PREFIX = "BLINK_DESKTOP_"
@@ -69,6 +70,21 @@ class Settings(BaseSettings):
         default=1.0, gt=0, le=1000, description="How much faster the embedded emulator's jobs run."
     )
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.strip().upper() if isinstance(value, str) else value
+
+    @field_validator("user")
+    @classmethod
+    def _identifier(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        try:
+            return Identifier.parse(value).value
+        except ValueError:
+            raise ValueError("expected an email address or a mobile number") from None
+
     @field_validator("client_ids", mode="before")
     @classmethod
     def _split_ids(cls, value: object) -> object:
@@ -95,6 +111,21 @@ class Settings(BaseSettings):
 def load_settings(**overrides: Any) -> Settings:
     """Read the settings, or raise SettingsError with a message a person can act on."""
     config = paths.config_file()
+    if os.environ.get(paths.CONFIG_ENV) and not config.is_file():
+        raise SettingsError(
+            f"{paths.CONFIG_ENV} points to {config}, which is not a file. Create it, or unset "
+            f"{paths.CONFIG_ENV} to use {paths.default_config_file()}."
+        )
+    unknown = sorted(
+        name
+        for name in os.environ
+        if name.startswith(ENV_PREFIX) and name not in _KNOWN_ENV and name != paths.CONFIG_ENV
+    )
+    if unknown:
+        known = ", ".join(sorted(_KNOWN_ENV | {paths.CONFIG_ENV}))
+        raise SettingsError(
+            f"Unknown setting {', '.join(unknown)} in the environment. Known settings: {known}."
+        )
     if config.exists():
         try:
             tomllib.loads(config.read_text(encoding="utf-8"))
@@ -104,6 +135,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise SettingsError(_explain(exc, config)) from None
+
+
+_KNOWN_ENV = frozenset(ENV_PREFIX + name.upper() for name in Settings.model_fields)
 
 
 def _explain(exc: ValidationError, config: Path) -> str:
@@ -130,4 +164,4 @@ def _accepted(error: Any) -> str:
         return f"accepted values are {expected}"
     if str(error["type"]).startswith("url"):
         return "expected an http:// or https:// URL, such as https://au-api.basiq.io"
-    return str(error["msg"]).rstrip(".")
+    return str(error["msg"]).removeprefix("Value error, ").rstrip(".")

@@ -28,7 +28,9 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for name in list(os.environ):
         if name.startswith("BLINK_DESKTOP_") or name.lower().endswith("_proxy"):
             monkeypatch.delenv(name)
-    monkeypatch.setenv("BLINK_DESKTOP_CONFIG", str(tmp_path / "config.toml"))
+    config = tmp_path / "config.toml"
+    config.touch()  # an empty config file: BLINK_DESKTOP_CONFIG must name a file that exists
+    monkeypatch.setenv("BLINK_DESKTOP_CONFIG", str(config))
     monkeypatch.setenv("BLINK_DESKTOP_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("BLINK_DESKTOP_LOG_DIR", str(tmp_path / "logs"))
 

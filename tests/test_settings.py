@@ -57,3 +57,31 @@ def test_a_bad_api_key_value_is_never_echoed(monkeypatch: pytest.MonkeyPatch) ->
     with pytest.raises(SettingsError) as raised:
         load_settings(api_key=123)
     assert "123" not in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("BLINK_DESKTOP_USER", "   ", "BLINK_DESKTOP_USER = '   ' is not valid: expected an email"),
+        ("BLINK_DESKTOP_USER", "nobody", "BLINK_DESKTOP_USER = 'nobody' is not valid"),
+        ("BLINK_DESKTOP_APIKEY", "x", "Unknown setting BLINK_DESKTOP_APIKEY in the environment"),
+        ("BLINK_DESKTOP_CONFIG", "/nonexistent.toml", "/nonexistent.toml, which is not a file"),
+    ],
+)
+def test_what_was_silently_ignored_is_now_a_clear_message(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, message: str
+) -> None:
+    monkeypatch.setenv(name, value)
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert message in str(caught.value)
+    assert "Value error" not in str(caught.value)
+
+
+def test_the_log_level_and_the_identifier_are_read_as_a_person_writes_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_LOG_LEVEL", " debug")
+    monkeypatch.setenv("BLINK_DESKTOP_USER", " Me@Example.com ")
+    settings = load_settings()
+    assert (settings.log_level, settings.user) == ("DEBUG", "me@example.com")
