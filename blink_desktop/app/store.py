@@ -9,7 +9,6 @@ belong to the services, not here.
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -19,6 +18,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from blink_desktop import sqlite_file
 from blink_desktop.errors import StoreError
 
 # Each schema version is a list of statements, applied in order inside one transaction.
@@ -187,22 +187,15 @@ class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
+        self._db = sqlite_file.connect(path)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                # Create it owner-only before SQLite writes anything into it.
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            os.chmod(path, 0o600)
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.row_factory = sqlite3.Row
-            self._db.execute("PRAGMA journal_mode = WAL")
-            self._db.execute("PRAGMA synchronous = FULL")
-            self._db.execute("PRAGMA busy_timeout = 5000")
             self._migrate()
-        except (OSError, sqlite3.Error) as exc:
-            raise StoreError(
-                f"The database {path} cannot be opened ({exc}). Check that the folder is "
-                "writable and the disk is not full, or set BLINK_DESKTOP_DATA_DIR elsewhere."
+        except (sqlite3.Error, StoreError) as exc:
+            self._db.close()
+            if isinstance(exc, StoreError):
+                raise
+            raise sqlite_file.open_error(
+                path, exc, what="The database", setting="BLINK_DESKTOP_DATA_DIR"
             ) from exc
 
     def close(self) -> None:
@@ -216,8 +209,9 @@ class Store:
     def _migrate(self) -> None:
         current = self.version
         if current > len(MIGRATIONS):
-            raise sqlite3.DatabaseError(
-                f"it was written by a newer blink-desktop (schema {current}); update the app"
+            raise StoreError(
+                f"The database {self.path} was written by a newer blink-desktop (schema "
+                f"{current}); update blink-desktop."
             )
         for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
             with self._transaction() as db:

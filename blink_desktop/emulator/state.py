@@ -13,6 +13,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from blink_desktop import sqlite_file
 from blink_desktop.emulator.clock import Clock, system_clock
 
 _SCHEMA = """
@@ -54,22 +55,29 @@ CREATE INDEX IF NOT EXISTS connections_user ON connections (user_id);
 """
 
 Row = dict[str, Any]
+STATE_FILE = "The emulator's state file"
 
 
 class State:
     def __init__(self, path: Path | None = None, *, clock: Clock = system_clock) -> None:
         self._clock = clock
         self._lock = threading.RLock()
-        self._db = sqlite3.connect(
-            str(path) if path else ":memory:", check_same_thread=False, isolation_level=None
-        )
-        self._db.row_factory = sqlite3.Row
-        self._db.execute("PRAGMA foreign_keys = ON")
-        if path:
-            self._db.execute("PRAGMA journal_mode = WAL")
-        self._db.executescript(_SCHEMA)
-        if self.meta("secret") is None:
-            self.set_meta("secret", secrets.token_hex(32))
+        if path is None:
+            self._db = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+            self._db.row_factory = sqlite3.Row
+        else:
+            # Owner-only: the file holds the secret that signs the emulator's tokens.
+            self._db = sqlite_file.connect(path, what=STATE_FILE, setting="--state")
+        try:
+            self._db.execute("PRAGMA foreign_keys = ON")
+            self._db.executescript(_SCHEMA)
+            if self.meta("secret") is None:
+                self.set_meta("secret", secrets.token_hex(32))
+        except sqlite3.Error as exc:
+            self._db.close()
+            raise sqlite_file.open_error(
+                path or Path(":memory:"), exc, what=STATE_FILE, setting="--state"
+            ) from exc
 
     def close(self) -> None:
         with self._lock:

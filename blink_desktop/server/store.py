@@ -13,7 +13,6 @@ at version 4, so an older blink-desktop refuses a converted file instead of misr
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from blink_desktop import sqlite_file
 from blink_desktop.errors import StoreError
 
 VERSION = 4
@@ -94,27 +94,15 @@ class SqliteStore:
         self.path = path
         self._clock = clock
         self._lock = threading.Lock()
-        db: sqlite3.Connection | None = None
+        self._db = sqlite_file.connect(path, what="The server's database", setting="--db")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            if not path.exists():
-                # Create it owner-only before SQLite writes anything into it.
-                os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
-            os.chmod(path, 0o600)
-            db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            db.row_factory = sqlite3.Row
-            # Several WSGI workers may open the file at once: wait for each other, never fail.
-            db.execute("PRAGMA busy_timeout = 5000")
-            db.execute("PRAGMA journal_mode = WAL")
-            db.execute("PRAGMA synchronous = FULL")
-            self._db = db
             self._migrate()
-        except (OSError, sqlite3.Error) as exc:
-            if db is not None:
-                db.close()
-            raise StoreError(
-                f"The database {path} cannot be opened ({exc}). Check that the folder is "
-                "writable and the disk is not full, or set BLINK_DESKTOP_DATA_DIR elsewhere."
+        except (sqlite3.Error, StoreError) as exc:
+            self._db.close()
+            if isinstance(exc, StoreError):
+                raise
+            raise sqlite_file.open_error(
+                path, exc, what="The server's database", setting="--db"
             ) from exc
 
     def close(self) -> None:
@@ -134,14 +122,14 @@ class SqliteStore:
             if current == VERSION:
                 return
             if current > VERSION:
-                raise sqlite3.DatabaseError(
-                    f"it was written by a newer blink-desktop (schema {current}); "
-                    "update blink-desktop"
+                raise StoreError(
+                    f"The server's database {self.path} was written by a newer blink-desktop "
+                    f"(schema {current}); update blink-desktop."
                 )
             if current == 0:
                 statements = SCHEMA
             else:
-                _refuse_an_apps_database(db)
+                _refuse_an_apps_database(db, self.path)
                 statements = FROM_APP_SCHEMA
             for statement in statements:
                 db.execute(statement)
@@ -165,8 +153,8 @@ class SqliteStore:
                 yield db
         except sqlite3.Error as exc:
             raise StoreError(
-                f"Could not save {what} to {self.path} ({exc}). Nothing was lost; free some "
-                "disk space or check the folder's permissions, then try again."
+                f"Could not save {what} to {self.path} ({exc}), so it was not saved. Free some "
+                "disk space or check the folder's permissions, then retry."
             ) from exc
 
     def _read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
@@ -218,14 +206,14 @@ def _version(db: sqlite3.Connection) -> int:
     return int(db.execute("PRAGMA user_version").fetchone()[0])
 
 
-def _refuse_an_apps_database(db: sqlite3.Connection) -> None:
+def _refuse_an_apps_database(db: sqlite3.Connection, path: Path) -> None:
     """The previous server never wrote events or reports: a file that has some is the app's."""
     for table in ("events", "outbox"):
         exists = db.execute(
             "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (table,)
         ).fetchone()
         if exists and db.execute(f"SELECT 1 FROM {table} LIMIT 1").fetchone():
-            raise sqlite3.DatabaseError(
-                "it is the desktop app's database, not the server's; give the server a file "
-                "of its own (--db)"
+            raise StoreError(
+                f"{path} is the desktop app's database, not the server's. Nothing was changed "
+                "in it; give the server a file of its own (--db)."
             )

@@ -141,3 +141,27 @@ def test_users_map_identifiers_to_basiq_ids(tmp_path: Path) -> None:
             tx.remember_user("me@x.co", "u1")
     assert store.basiq_user("me@x.co") == "u1"
     assert store.last_identifier() == "me@x.co"
+
+
+def test_a_damaged_file_is_named_and_left_as_it_was(tmp_path: Path) -> None:
+    damaged = tmp_path / "blink.db"
+    damaged.write_bytes(b"\x00garbage" * 512)
+    with pytest.raises(StoreError, match="is damaged") as caught:
+        Store(damaged)
+    assert "disk" not in str(caught.value)
+    assert damaged.read_bytes() == b"\x00garbage" * 512
+
+
+def test_a_folder_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("")
+    with pytest.raises(StoreError, match="is a file, not a folder.*BLINK_DESKTOP_DATA_DIR"):
+        Store(tmp_path / "data" / "blink.db")
+
+
+def test_the_write_ahead_log_is_owner_only_too(tmp_path: Path) -> None:
+    store = Store(tmp_path / "blink.db")
+    record_success(store)
+    for suffix in ("", "-wal", "-shm"):
+        path = tmp_path / f"blink.db{suffix}"
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    store.close()

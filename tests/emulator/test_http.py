@@ -7,10 +7,12 @@ import json
 import logging
 import re
 import signal
+import stat
 import subprocess
 import sys
 import time
 from contextlib import AbstractContextManager
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -269,3 +271,11 @@ def test_foreground_command_reports_a_taken_port_cleanly() -> None:
 def test_foreground_command_with_faults_from_the_command_line() -> None:
     with cli_emulator("--fault", "'GET /public/*' status=503") as (_, url):
         assert requests.get(f"{url}/public/institutions", timeout=10).status_code == 503
+
+
+def test_the_state_file_holding_the_signing_secret_is_owner_only(tmp_path: Path) -> None:
+    with Emulator(state_path=tmp_path / "state.sqlite") as emulator:
+        Api(emulator).user()  # a write, so the write-ahead log exists
+        for suffix in ("", "-wal", "-shm"):
+            path = tmp_path / f"state.sqlite{suffix}"
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path

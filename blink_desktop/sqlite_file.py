@@ -1,0 +1,60 @@
+"""The SQLite file habits every store shares: owner-only, WAL, and errors a person can act on.
+
+The desktop app's store, the reference server's store and the emulator's state all open their
+file here, so a damaged file, a file where a folder should be, or a read-only folder gets the
+same clear message wherever it happens, and nothing is ever deleted to "fix" it.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from pathlib import Path
+
+from blink_desktop.errors import StoreError
+
+
+def connect(
+    path: Path, *, what: str = "The database", setting: str = "BLINK_DESKTOP_DATA_DIR"
+) -> sqlite3.Connection:
+    """Open (creating owner-only) a WAL database in autocommit mode, usable from any thread.
+
+    SQLite gives the -wal and -shm files the main file's mode, so they are owner-only too.
+    """
+    db: sqlite3.Connection | None = None
+    try:
+        if path.parent.exists() and not path.parent.is_dir():
+            raise NotADirectoryError
+        path.parent.mkdir(parents=True, exist_ok=True)
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        os.chmod(path, 0o600)
+        db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        db.row_factory = sqlite3.Row
+        # Several threads or processes may open the file at once: wait for each other.
+        db.execute("PRAGMA busy_timeout = 5000")
+        db.execute("PRAGMA journal_mode = WAL")
+        db.execute("PRAGMA synchronous = FULL")
+        db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+        return db
+    except (OSError, sqlite3.Error) as exc:
+        if db is not None:
+            db.close()
+        raise open_error(path, exc, what=what, setting=setting) from exc
+
+
+def open_error(path: Path, exc: BaseException, *, what: str, setting: str) -> StoreError:
+    """What went wrong opening `path`, and what to do, in words a person can act on."""
+    if isinstance(exc, NotADirectoryError | FileExistsError):
+        return StoreError(
+            f"{what} cannot be kept in {path.parent}: something on that path is a file, not a "
+            f"folder. Move that file away, or set {setting} to a folder."
+        )
+    if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
+        return StoreError(
+            f"{what} {path} is damaged ({exc}). Nothing was changed in it. Move it aside (rename "
+            f"it to {path.name}.damaged, say) and start again to begin a new one."
+        )
+    return StoreError(
+        f"{what} {path} cannot be opened ({exc}). Check that the folder is writable and the "
+        f"disk is not full, or set {setting} elsewhere."
+    )
