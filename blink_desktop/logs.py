@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import os
 import re
 import sys
 from pathlib import Path
+from typing import Any
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 _QUERY_SECRET = re.compile(r"(access_token=)[^&\s\"']+")
@@ -43,6 +45,16 @@ class Redactor(logging.Filter):
 redactor = Redactor()
 
 
+class _OwnerOnlyFileHandler(logging.handlers.RotatingFileHandler):
+    """Every log file, the rotated ones included, readable by its owner only."""
+
+    def _open(self) -> Any:
+        # Created owner-only before logging opens it, so it is never readable by others.
+        os.close(os.open(self.baseFilename, os.O_CREAT | os.O_WRONLY | os.O_APPEND, 0o600))
+        os.chmod(self.baseFilename, 0o600)
+        return super()._open()
+
+
 def setup(log_dir: Path, *, level: str = "INFO", console: bool = False) -> Path | None:
     """Send logs to log_dir/blink-desktop.log (and stderr when console); return the file."""
     root = logging.getLogger()
@@ -55,7 +67,7 @@ def setup(log_dir: Path, *, level: str = "INFO", console: bool = False) -> Path 
     try:
         log_dir.mkdir(parents=True, exist_ok=True)
         handlers.append(
-            logging.handlers.RotatingFileHandler(
+            _OwnerOnlyFileHandler(
                 log_dir / "blink-desktop.log", maxBytes=1_000_000, backupCount=3, encoding="utf-8"
             )
         )

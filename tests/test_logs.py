@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import stat
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,15 @@ def test_unwritable_log_dir_does_not_stop_the_app(
     blocker.write_text("")
     assert logs.setup(blocker / "logs") is None
     assert "cannot write logs" in capsys.readouterr().err
+
+
+def test_every_log_file_is_owner_only_the_rotated_ones_too(tmp_path: Path) -> None:
+    log_file = logs.setup(tmp_path / "logs")
+    assert log_file is not None
+    handler = next(h for h in logging.getLogger().handlers if hasattr(h, "doRollover"))
+    logging.getLogger("test").warning("first")
+    handler.doRollover()
+    logging.getLogger("test").warning("second")
+    files = sorted((tmp_path / "logs").iterdir())
+    assert [f.name for f in files] == ["blink-desktop.log", "blink-desktop.log.1"]
+    assert {stat.S_IMODE(f.stat().st_mode) for f in files} == {0o600}
