@@ -14,7 +14,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from blink_desktop import __version__, keychain, logs
-from blink_desktop.errors import BlinkError, SettingsError
+from blink_desktop.emulator import DEFAULT_API_KEY
+from blink_desktop.errors import BlinkError, SettingsError, StoreError
 from blink_desktop.settings import Settings, load_settings
 
 if TYPE_CHECKING:
@@ -52,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     parser.add_argument("--debug", action="store_true", help="also log to the console, in detail")
-    parser.set_defaults(func=_window)
+    parser.set_defaults(func=_window, parser=parser)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     emulator = commands.add_parser(
@@ -65,7 +66,9 @@ def build_parser() -> argparse.ArgumentParser:
     emulator.add_argument(
         "--port", type=int, default=0, help="port to listen on; 0 picks a free one (default)"
     )
-    emulator.add_argument("--api-key", help="the API key /token accepts (default: see README)")
+    emulator.add_argument(
+        "--api-key", help=f"the API key /token accepts (default: {DEFAULT_API_KEY})"
+    )
     emulator.add_argument(
         "--state", type=Path, metavar="FILE", help="keep users, connections and jobs in this file"
     )
@@ -134,11 +137,17 @@ def build_parser() -> argparse.ArgumentParser:
     events = commands.add_parser("events", help="print the log of every message Blink sent")
     events.add_argument("--json", action="store_true", help="as a JSON array")
     events.set_defaults(func=_events)
+    for command in commands.choices.values():
+        command.set_defaults(parser=command)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # argparse reports these with the top-level usage; the subcommand's is the useful one.
+        args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         settings = load_settings()
         logs.setup(
@@ -221,24 +230,30 @@ def _log_to_stdout(name: str) -> None:
     logger.setLevel(logging.INFO)
 
 
-def _open_store(settings: Settings) -> Store:
+def _open_store(settings: Settings) -> Store | None:
+    """The app's database, or None when nothing was ever stored (an empty list, not an error)."""
     from blink_desktop.app.store import Store
     from blink_desktop.app.wiring import database_path
 
     path = database_path(settings)
-    if not path.exists():
-        raise BlinkError(f"No database yet at {path}: connect a bank with `blink-desktop` first.")
-    return Store(path)
+    if path.parent.exists() and not path.parent.is_dir():
+        raise StoreError(
+            f"The data folder {path.parent} is a file, not a folder. Move that file away, or "
+            "set BLINK_DESKTOP_DATA_DIR to a folder."
+        )
+    return Store(path) if path.exists() else None
 
 
 def _connections(args: argparse.Namespace, settings: Settings) -> int:
     from blink_desktop.app.store import StoredConnection
 
     store = _open_store(settings)
-    try:
-        rows = [asdict(item) for item in store.connections()]
-    finally:
-        store.close()
+    rows = []
+    if store is not None:
+        try:
+            rows = [asdict(item) for item in store.connections()]
+        finally:
+            store.close()
     if args.json:
         print(json.dumps(rows, indent=2))
     elif args.csv:
@@ -257,10 +272,12 @@ def _connections(args: argparse.Namespace, settings: Settings) -> int:
 
 def _events(args: argparse.Namespace, settings: Settings) -> int:
     store = _open_store(settings)
-    try:
-        rows = store.events()
-    finally:
-        store.close()
+    rows = []
+    if store is not None:
+        try:
+            rows = store.events()
+        finally:
+            store.close()
     if args.json:
         print(json.dumps(rows, indent=2))
         return 0
@@ -290,8 +307,6 @@ def _emulator(args: argparse.Namespace, settings: Settings) -> int:
             f"The emulator cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
             "Choose another --port, or 0 for any free one."
         ) from None
-    except Exception as exc:  # a broken --state file surfaces here as sqlite3.DatabaseError
-        raise BlinkError(f"The emulator cannot start: {exc}") from None
     _log_to_stdout("blink_desktop.emulator")
     print(emulator.url, flush=True)
     print(

@@ -14,6 +14,7 @@ import pytest
 from blink_desktop import __version__, cli
 from blink_desktop.app.store import Store
 from blink_desktop.app.wiring import DATABASE
+from blink_desktop.emulator import DEFAULT_API_KEY
 from tests.app.test_store import record_success
 
 
@@ -74,8 +75,58 @@ def test_events_as_json_and_text(tmp_path: Path) -> None:
     assert "rejected: message is not JSON" in text
 
 
-def test_listing_before_any_database_says_what_to_do() -> None:
+def test_listing_before_any_database_is_an_empty_list(tmp_path: Path) -> None:
+    result = run("connections")
+    assert (result.returncode, result.stdout, result.stderr) == (
+        0,
+        "No bank connections yet.\n",
+        "",
+    )
+    assert json.loads(run("connections", "--json").stdout) == []
+    assert run("connections", "--csv").stdout.startswith("id,user_id,")
+    assert json.loads(run("events", "--json").stdout) == []
+    assert run("events").stdout == "No messages received yet.\n"
+    assert not (tmp_path / "data").exists()  # reading makes nothing
+
+
+def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
+    (tmp_path / "data").write_text("not a folder")
+    for args in (("connections",), ("events", "--json")):
+        result = run(*args)
+        assert result.returncode == 1
+        assert f"The data folder {tmp_path / 'data'} is a file, not a folder" in result.stderr
+        assert "Traceback" not in result.stderr
+    assert (tmp_path / "data").read_text() == "not a folder"
+
+
+def test_a_damaged_database_is_named_and_left_as_it_was(tmp_path: Path) -> None:
+    damaged = tmp_path / "data" / DATABASE
+    damaged.parent.mkdir()
+    damaged.write_bytes(b"this is not SQLite" * 100)
     result = run("connections")
     assert result.returncode == 1
-    assert "No database yet" in result.stderr
+    assert f"The database {damaged} is damaged" in result.stderr
+    assert "Move it aside" in result.stderr
+    assert "disk" not in result.stderr and "Traceback" not in result.stderr
+    assert damaged.read_bytes() == b"this is not SQLite" * 100
+
+
+def test_a_damaged_emulator_state_file_is_named_and_left_as_it_was(tmp_path: Path) -> None:
+    damaged = tmp_path / "state.sqlite"
+    damaged.write_bytes(b"garbage" * 100)
+    result = run("emulator", "--state", str(damaged))
+    assert result.returncode == 1
+    assert f"The emulator's state file {damaged} is damaged" in result.stderr
     assert "Traceback" not in result.stderr
+    assert damaged.read_bytes() == b"garbage" * 100
+
+
+def test_a_subcommands_wrong_option_shows_that_subcommands_usage() -> None:
+    result = run("connections", "--xml")
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: blink-desktop connections [-h] [--json | --csv]")
+    assert "unrecognized arguments: --xml" in result.stderr
+
+
+def test_the_emulators_help_shows_its_default_api_key() -> None:
+    assert DEFAULT_API_KEY in " ".join(run("emulator", "--help").stdout.split())

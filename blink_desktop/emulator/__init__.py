@@ -9,9 +9,27 @@ catalogue.py, bankdata.py, scenarios.py and filters.py (institutions, account da
 users, Basiq's filter grammar).
 """
 
-from blink_desktop.emulator.auth import DEFAULT_API_KEY
-from blink_desktop.emulator.clock import Clock, FakeClock
-from blink_desktop.emulator.faults import Fault
-from blink_desktop.emulator.runner import Emulator
+from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from blink_desktop.emulator.clock import Clock, FakeClock
+    from blink_desktop.emulator.faults import Fault
+    from blink_desktop.emulator.runner import Emulator
+
+# Here rather than in auth.py so that `blink-desktop --help` can show it without importing
+# the emulator (PyJWT and bottle cost a quarter of a second at start-up).
+DEFAULT_API_KEY = (
+    "ZW11bGF0b3ItYXBwOmVtdWxhdG9yLXNlY3JldA=="  # base64("emulator-app:emulator-secret")
+)
+
+_LAZY = {"Clock": "clock", "FakeClock": "clock", "Fault": "faults", "Emulator": "runner"}
 __all__ = ["DEFAULT_API_KEY", "Clock", "Emulator", "FakeClock", "Fault"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"{__name__}.{_LAZY[name]}"), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

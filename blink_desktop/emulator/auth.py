@@ -13,6 +13,7 @@ import hmac
 import threading
 from typing import Any, Literal
 
+from blink_desktop.emulator import DEFAULT_API_KEY
 from blink_desktop.emulator.clock import Clock
 from blink_desktop.emulator.problems import (
     Problem,
@@ -28,9 +29,6 @@ from blink_desktop.emulator.problems import (
 from blink_desktop.emulator.state import State
 from blink_desktop.emulator.tokens import VERSIONS, Claims, Scope, TokenError, TokenIssuer
 
-DEFAULT_API_KEY = (
-    "ZW11bGF0b3ItYXBwOmVtdWxhdG9yLXNlY3JldA=="  # base64("emulator-app:emulator-secret")
-)
 PARTNER_ID = "e0f9b7b6-0c8f-4b6a-9f61-6b2f3c7d8e90"
 APPLICATION_ID = "2f4d8a5c-7e31-4b9e-8d0a-1c6b5e3f9a27"
 

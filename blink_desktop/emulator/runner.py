@@ -11,7 +11,8 @@ import logging
 from pathlib import Path
 from types import TracebackType
 
-from blink_desktop.emulator.auth import DEFAULT_API_KEY, Auth, TokenRateLimit
+from blink_desktop.emulator import DEFAULT_API_KEY
+from blink_desktop.emulator.auth import Auth, TokenRateLimit
 from blink_desktop.emulator.clock import Clock, system_clock
 from blink_desktop.emulator.faults import Fault, Faults
 from blink_desktop.emulator.middleware import Middleware
