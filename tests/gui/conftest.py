@@ -25,9 +25,9 @@ import bottle
 import pytest
 
 from blink_desktop.emulator import Emulator
-from tests.conftest import Api, serving
 from harness.cdp import CDP, Frame
 from harness.ports import free_port
+from tests.conftest import Api, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 WINDOW_LIFETIME_S = 120
