@@ -47,7 +47,7 @@ def open_error(path: Path, exc: BaseException, *, what: str, setting: str) -> St
     if isinstance(exc, NotADirectoryError | FileExistsError):
         return StoreError(
             f"{what} cannot be kept in {path.parent}: something on that path is a file, not a "
-            f"folder. Move that file away, or set {setting} to a folder."
+            f"folder. Move that file away, or choose another place with {setting}."
         )
     if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.OperationalError):
         return StoreError(
@@ -56,5 +56,5 @@ def open_error(path: Path, exc: BaseException, *, what: str, setting: str) -> St
         )
     return StoreError(
         f"{what} {path} cannot be opened ({exc}). Check that the folder is writable and the "
-        f"disk is not full, or set {setting} elsewhere."
+        f"disk is not full, or choose another place with {setting}."
     )

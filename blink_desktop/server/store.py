@@ -94,7 +94,9 @@ class SqliteStore:
         self.path = path
         self._clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite_file.connect(path, what="The server's database", setting="--db")
+        self._db = sqlite_file.connect(
+            path, what="The server's database", setting="--db or BLINK_DESKTOP_DATA_DIR"
+        )
         try:
             self._migrate()
         except (sqlite3.Error, StoreError) as exc:
@@ -102,7 +104,7 @@ class SqliteStore:
             if isinstance(exc, StoreError):
                 raise
             raise sqlite_file.open_error(
-                path, exc, what="The server's database", setting="--db"
+                path, exc, what="The server's database", setting="--db or BLINK_DESKTOP_DATA_DIR"
             ) from exc
 
     def close(self) -> None:

@@ -136,7 +136,7 @@ def test_a_newer_schema_is_refused_without_touching_it(tmp_path: Path) -> None:
 def test_unwritable_folder_is_a_clear_error(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("")
-    with pytest.raises(StoreError, match="cannot be opened.*BLINK_DESKTOP_DATA_DIR"):
+    with pytest.raises(StoreError, match="is a file, not a folder.*BLINK_DESKTOP_DATA_DIR"):
         SqliteStore(blocker / "server.sqlite")
 
 
