@@ -167,8 +167,10 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _window(args: argparse.Namespace, settings: Settings) -> int:
-    from blink_desktop.app import window
+    from blink_desktop.app import display, window
 
+    if sys.platform.startswith("linux"):
+        display.check_qt()  # before Qt can abort the process with a misleading message
     return window.run(settings, debug=args.debug)
 
 
