@@ -6,16 +6,29 @@ Basiq may already have applied any other.
 
 from __future__ import annotations
 
+import base64
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
+import requests
 from pydantic import BaseModel, ValidationError
 
 from blink_desktop.basiq.http import RETRY_STATUSES, TIMEOUT, JsonHttp
-from blink_desktop.basiq.models import Connection, Institution, Job, Token, User, error_detail
+from blink_desktop.basiq.models import (
+    Connection,
+    ConnectionList,
+    Institution,
+    Job,
+    Token,
+    User,
+    error_detail,
+)
 from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
 
 BASIQ_API = "https://au-api.basiq.io"
 M = TypeVar("M", bound=BaseModel)
+MAX_IMAGE_BYTES = 100 * 1024
+IMAGE_TYPES = frozenset({"image/svg+xml", "image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
 class BasiqClient:
@@ -57,11 +70,38 @@ class BasiqClient:
         body = self._call("GET", path, token=token, what="the connection")
         return _model(Connection, body, "the connection")
 
+    def connections(self, token: str, user_id: str) -> list[Connection]:
+        """A user's connections (a SERVER_ACCESS token); without their accounts, as Basiq lists."""
+        what = "your connections"
+        body = self._call("GET", f"/users/{user_id}/connections", token=token, what=what)
+        return list(_model(ConnectionList, body, what).data)
+
     def institution(self, token: str, institution_id: str) -> Institution:
         path = f"/institutions/{institution_id}"
         return _model(
             Institution, self._call("GET", path, token=token, what="the bank"), "the bank"
         )
+
+    def image(self, url: str, *, limit: int = MAX_IMAGE_BYTES) -> str:
+        """The image at `url` (a bank's logo) as a data: URL, so it outlives the address.
+
+        No token is sent; only an image type of at most `limit` bytes is accepted.
+        """
+        if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).hostname:
+            raise ApiResponseError("The bank's logo address is not a web address.")
+        try:
+            with self.http.session.get(
+                url, timeout=self.http.timeout, stream=True, headers={"Accept": "image/*"}
+            ) as response:
+                kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+                if response.status_code != 200:
+                    raise ApiResponseError(f"The bank's logo answered {response.status_code}.")
+                if kind not in IMAGE_TYPES:
+                    raise ApiResponseError(f"The bank's logo is {kind or 'untyped'}, not an image.")
+                body = _read_at_most(response, limit)
+        except requests.RequestException:
+            raise ApiUnavailable("Cannot fetch the bank's logo; it is shown as a letter.") from None
+        return f"data:{kind};base64,{base64.b64encode(body).decode('ascii')}"
 
     def _call(
         self, method: str, path: str, *, what: str, token: str | None = None, **kwargs: Any
@@ -73,6 +113,19 @@ class BasiqClient:
         if status >= 400:
             raise _error(status, body, what)
         return body
+
+
+def _read_at_most(response: requests.Response, limit: int) -> bytes:
+    too_large = ApiResponseError(f"The bank's logo is larger than {limit // 1024} KB.")
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdecimal() and int(declared) > limit:
+        raise too_large
+    body = bytearray()
+    for chunk in response.iter_content(16 * 1024):
+        body += chunk
+        if len(body) > limit:
+            raise too_large
+    return bytes(body)
 
 
 def _model(model: type[M], body: dict[str, Any], what: str) -> M:

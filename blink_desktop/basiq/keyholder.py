@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 
 from blink_desktop.basiq.client import BasiqClient
-from blink_desktop.basiq.models import Token
+from blink_desktop.basiq.models import Connection, Token
 
 REFRESH_MARGIN = 60.0  # renew the server token this long before Basiq says it expires
 
@@ -55,6 +55,10 @@ class KeyHolder:
         if known:
             return known
         return self._client.create_user(self.server_token(), identifier).id
+
+    def connections(self, basiq_user_id: str) -> list[Connection]:
+        """The user's connections at Basiq, which only a server token may list."""
+        return self._client.connections(self.server_token(), basiq_user_id)
 
     def client_token(self, basiq_user_id: str) -> str:
         return self.issue_client_token(basiq_user_id).access_token

@@ -6,6 +6,7 @@ required field is an `ApiResponseError` raised by the client.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -62,6 +63,13 @@ class Job(_Answer):
         return self.failed or all(step.status in ("success", "skipped") for step in self.steps)
 
     @property
+    def verified(self) -> bool:
+        """The credentials were accepted, so the connection exists at Basiq."""
+        return any(
+            step.title == "verify-credentials" and step.status == "success" for step in self.steps
+        )
+
+    @property
     def connection_id(self) -> str | None:
         """The connection the job works on: the last segment of `links.source`."""
         source = (self.links.source or "").rstrip("/")
@@ -75,12 +83,52 @@ class Ref(_Answer):
     id: str
 
 
+SHOWN_ACCOUNTS = 4  # a summary names this many accounts, then says how many more there are
+_SPACES = re.compile(r"\s+")
+_NOT_DIGITS = re.compile(r"[^0-9A-Za-z]")
+
+
+class Account(_Answer):
+    id: str | None = None
+    name: str | None = None
+    accountNo: str | None = None
+
+    @property
+    def label(self) -> str:
+        """'Everyday Account ••1234': its name, and the last four characters of its number."""
+        name = _SPACES.sub(" ", self.name or "").strip()[:32].strip() or "Account"
+        number = _NOT_DIGITS.sub("", self.accountNo or "")[-4:]
+        return f"{name} ••{number}" if number else name
+
+
+class AccountList(_Answer):
+    data: list[Account] = []
+
+
 class Connection(_Answer):
     id: str
     status: str | None = None
     institution: Ref
     createdDate: str | None = None
     lastUsed: str | None = None
+    # One connection's answer lists its accounts (to a client token too); the list of a user's
+    # connections does not.
+    accounts: AccountList | None = None
+
+    @property
+    def summary(self) -> str | None:
+        """What tells this connection from another at the same bank: its accounts, masked."""
+        accounts = self.accounts.data if self.accounts else []
+        if not accounts:
+            return None
+        parts = [account.label for account in accounts[:SHOWN_ACCOUNTS]]
+        if len(accounts) > SHOWN_ACCOUNTS:
+            parts.append(f"{len(accounts) - SHOWN_ACCOUNTS} more")
+        return " · ".join(parts)
+
+
+class ConnectionList(_Answer):
+    data: list[Connection] = []
 
 
 class LogoLinks(_Answer):

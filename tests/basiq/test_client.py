@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import socket
+from typing import Any
 
 import pytest
 
@@ -94,3 +96,79 @@ def test_a_basiq_that_does_not_answer_in_time_is_reported_as_such() -> None:
             with pytest.raises(ApiUnavailable, match="did not answer in time") as caught:
                 call()
             assert "Cannot reach" not in str(caught.value)
+
+
+def test_a_users_connections_need_a_server_token(emulator: Emulator, api: Api) -> None:
+    client = BasiqClient(emulator.url)
+    server = client.token(emulator.api_key, "SERVER_ACCESS").access_token
+    user_id = api.user()
+    first = api.connected(user_id)
+    second = api.connected(user_id, login="jared", password="django")
+    listed = client.connections(server, user_id)
+    assert {item.id for item in listed} == {first, second}
+    assert {item.institution.id for item in listed} == {"AU00000"}
+    client_token = client.token(emulator.api_key, "CLIENT_ACCESS").access_token
+    with pytest.raises(ApiAuthError, match="403"):
+        client.connections(client_token, user_id)
+
+
+def test_a_client_token_reads_one_connections_accounts(emulator: Emulator, api: Api) -> None:
+    client = BasiqClient(emulator.url)
+    user_id = api.user()
+    connection_id = api.connected(user_id)
+    client_token = client.token(emulator.api_key, "CLIENT_ACCESS").access_token
+    connection = client.connection(client_token, user_id, connection_id)
+    assert connection.accounts is not None and len(connection.accounts.data) >= 2
+    assert all(account.name and account.accountNo for account in connection.accounts.data)
+    assert connection.summary is not None and "••" in connection.summary
+
+
+def test_a_logo_is_fetched_as_a_data_url(emulator: Emulator) -> None:
+    client = BasiqClient(emulator.url)
+    token = client.token(emulator.api_key, "SERVER_ACCESS").access_token
+    url = client.institution(token, "AU00000").logo_url
+    assert url is not None
+    logo = client.image(url)
+    assert logo.startswith("data:image/svg+xml;base64,")
+    assert emulator.url not in logo
+    assert base64.b64decode(logo.split(",", 1)[1]).startswith(b"<svg")
+
+
+def serve_bytes(content_type: str, body: bytes, *, length: bool = True) -> Any:
+    def app(environ: object, start_response: Any) -> list[bytes]:
+        headers = [("Content-Type", content_type)]
+        if length:
+            headers.append(("Content-Length", str(len(body))))
+        start_response("200 OK", headers)
+        return [body]
+
+    return app
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body", "length", "reason"),
+    [
+        ("text/html", b"<html>", True, "not an image"),
+        ("application/json", b"{}", True, "not an image"),
+        ("", b"GIF89a", True, "not an image"),
+        ("image/png", b"x" * (100 * 1024 + 1), True, "larger than 100 KB"),
+        ("image/png", b"x" * (100 * 1024 + 1), False, "larger than 100 KB"),
+    ],
+)
+def test_a_logo_that_is_not_a_small_image_is_refused(
+    content_type: str, body: bytes, length: bool, reason: str
+) -> None:
+    with (
+        Serving(serve_bytes(content_type, body, length=length)) as serving,
+        pytest.raises(ApiResponseError, match=reason),
+    ):
+        BasiqClient(serving.url).image(f"{serving.url}/logo")
+
+
+def test_a_logo_address_must_be_a_web_address() -> None:
+    client = BasiqClient("http://127.0.0.1:9")
+    for url in ("file:///etc/passwd", "data:image/png;base64,AAAA", "javascript:alert(1)", ""):
+        with pytest.raises(ApiResponseError, match="not a web address"):
+            client.image(url)
+    with pytest.raises(ApiUnavailable, match="logo"):
+        client.image("http://127.0.0.1:9/logo.svg")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.emulator import Emulator
+from tests.conftest import Api
 
 
 def test_server_token_is_cached_until_shortly_before_expiry(emulator: Emulator) -> None:
@@ -20,3 +21,13 @@ def test_server_token_is_cached_until_shortly_before_expiry(emulator: Emulator) 
     now[0] = 3600 - 59  # inside the margin: renewed
     provider.server_token()
     assert provider.server_token_fetches == 2
+
+
+def test_a_users_connections_are_listed_with_the_server_token(emulator: Emulator, api: Api) -> None:
+    provider = KeyHolder(BasiqClient(emulator.url), emulator.api_key)
+    user_id = provider.basiq_user("gavin@hooli.com")
+    assert provider.connections(user_id) == []
+    connection_id = api.connected(user_id)
+    [listed] = provider.connections(user_id)
+    assert (listed.id, listed.institution.id) == (connection_id, "AU00000")
+    assert provider.server_token_fetches == 1  # the cached token, not a new one per call

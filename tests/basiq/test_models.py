@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from blink_desktop.basiq.models import Institution, Job, error_detail
+from blink_desktop.basiq.models import Connection, Institution, Job, error_detail
 
 
 def job(*statuses: str, source: str | None = None) -> Job:
@@ -95,3 +95,35 @@ def test_error_detail_reads_the_first_error_of_basiqs_envelope() -> None:
     nonsense: object
     for nonsense in ({}, {"data": []}, {"data": "x"}, None, []):
         assert error_detail(nonsense) == ""
+
+
+def test_a_job_is_verified_once_its_credentials_step_succeeded() -> None:
+    assert job("success", "in-progress", "pending").verified is True
+    assert job("in-progress", "pending", "pending").verified is False
+    assert job("failed", "pending", "pending").verified is False
+    assert Job.model_validate({"id": "j"}).verified is False
+
+
+def connection_with(*accounts: dict[str, Any]) -> Connection:
+    body = {"id": "c", "institution": {"id": "AU00000"}, "accounts": {"data": list(accounts)}}
+    return Connection.model_validate(body)
+
+
+def test_a_connections_summary_names_its_accounts_with_masked_numbers() -> None:
+    summary = connection_with(
+        {"name": "Everyday Account", "accountNo": "062000 12341234"},
+        {"name": "Savings", "accountNo": "5678"},
+        {"name": "Card", "accountNo": "3"},  # Basiq's sandbox numbers are this short
+        {"name": "  Loan\n  Account  "},
+    ).summary
+    assert summary == "Everyday Account ••1234 · Savings ••5678 · Card ••3 · Loan Account"
+    assert connection_with().summary is None
+    nameless = connection_with({"accountNo": "123456 7890"}, {"name": "", "accountNo": "-"})
+    assert nameless.summary == "Account ••7890 · Account"
+    bare = Connection.model_validate({"id": "c", "institution": {"id": "AU1"}})
+    assert bare.summary is None
+    many = connection_with(*({"name": f"Account {n}", "accountNo": f"00{n}"} for n in range(7)))
+    assert many.summary is not None and many.summary.endswith(" · 3 more")
+    long = connection_with({"name": "N" * 500, "accountNo": "9" * 500})
+    assert long.summary is not None and len(long.summary) < 80
+    assert "9" * 5 not in long.summary  # only the last four digits, whatever Basiq sends
