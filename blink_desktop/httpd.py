@@ -1,24 +1,33 @@
 """HTTP serving shared by the reference server and the emulator.
 
-`Serving` runs a WSGI app on a threaded server (in a thread, or in the foreground);
-`JsonErrors` is a bottle plugin that turns a raised `HttpProblem`, and bottle's own 404, 405
-and 500, into a JSON answer in the product's own envelope; `access_log` writes one line per
-request. Each product supplies only its envelope.
+`Serving` runs a WSGI app on waitress (in a thread, or in the foreground); `JsonErrors` is a
+bottle plugin that turns a raised `HttpProblem`, and bottle's own 404, 405 and 500, into a JSON
+answer in the product's own envelope; `access_log` writes one line per request. Each product
+supplies only its envelope.
+
+Waitress rather than the standard library's wsgiref: it listens with a real backlog, closes
+connections that stay idle, serves from a bounded pool of threads (a request is handed to a
+thread only once it has fully arrived, so a slow or silent client holds no thread), and reads
+each body, with a Content-Length or chunked, into a capped buffer before the app sees it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-import socketserver
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterable
 from types import TracebackType
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import bottle
+from waitress import wasyncore  # type: ignore[import-untyped]
+from waitress.channel import HTTPChannel  # type: ignore[import-untyped]
+from waitress.server import create_server  # type: ignore[import-untyped]
+from waitress.task import ErrorTask  # type: ignore[import-untyped]
 
 from blink_desktop.logs import redactor
 
@@ -135,55 +144,215 @@ def access_log(app: WsgiApp, logger: logging.Logger) -> WsgiApp:
     return logged
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
+MAX_BODY = 2 * 1024 * 1024
+"""The largest request body `Serving` lets through by default, however it is sent (with a
+Content-Length or chunked); a larger one is answered 413 before the app is called. Each product
+refuses smaller bodies itself, in its own envelope (the emulator over 1 MiB, the reference
+server over 64 KiB): waitress cannot know that envelope, so its cap sits above theirs."""
+
+THREADS = 8  # requests served at once; the others wait in a queue, on no thread
+CONNECTIONS = 100  # open connections; past this the server accepts no more until some close
+BACKLOG = 1024  # connections the kernel holds until they are accepted
+IDLE_TIMEOUT = 30  # seconds a connection may stay silent before the server closes it
+STOP_TIMEOUT = 5.0  # seconds `stop()` gives the requests being served to finish
+
+log = logging.getLogger("blink_desktop.httpd")
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
-        """`access_log` logs each request once, with secrets scrubbed."""
+class _Refusal(ErrorTask):  # type: ignore[misc]
+    """What waitress answers itself, before the app, to a request it refuses (a body over the
+    cap, a bad Content-Length, broken chunks, headers too large): a JSON problem (RFC 9457)
+    rather than plain text, and one log line, as the app's requests get."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        detail = str(error.body)
+        if error.code == 413:
+            limit = self.channel.server.adj.max_request_body_size - 1
+            detail = f"The request body is over {limit} bytes."
+        body = json.dumps({"title": error.reason, "status": error.code, "detail": detail}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/problem+json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+        if error.code < 500:  # a crash was logged where it happened
+            log.info(
+                "%s %s %s refused: %s",
+                getattr(self.request, "command", None) or "-",
+                redactor.scrub(getattr(self.request, "path", None) or "-"),
+                error.code,
+                detail,
+            )
+
+
+class _Channel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = _Refusal
+
+
+class _WaitressLog(logging.Handler):
+    """Waitress's own log, rerouted to `blink_desktop.httpd`: a crash that escaped the app as
+    one ERROR line (its traceback at DEBUG), the server's warnings as warnings, and its chatter
+    (a busy queue, a client gone) at DEBUG."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = redactor.scrub(record.getMessage())
+        if record.levelno >= logging.ERROR:
+            error = record.exc_info[1] if record.exc_info else None
+            log.error("%s%s", message, f": {error!r}" if error is not None else "")
+            if record.exc_info:
+                log.debug("%s", message, exc_info=record.exc_info)
+        elif record.levelno >= logging.WARNING and record.name != "waitress.queue":
+            log.warning("%s", message)
+        else:
+            log.debug("%s", message)
+
+
+class _ErrorStream:
+    """`wsgi.errors`: what an app writes there (bottle writes a crash's traceback) goes to the
+    log at DEBUG, not to the console; the products log the crash itself."""
+
+    def write(self, text: str) -> int:
+        if text.strip():
+            log.debug("%s", redactor.scrub(text.rstrip()))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def flush(self) -> None:
+        pass
+
+
+def _errors_logged(app: WsgiApp) -> WsgiApp:
+    errors = _ErrorStream()
+
+    def wrapped(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        environ["wsgi.errors"] = errors
+        return app(environ, start_response)
+
+    return wrapped
+
+
+def _route_waitress_log() -> None:
+    """Done when a server is made, not on import: under `waitress-serve` its log is left alone."""
+    logger = logging.getLogger("waitress")
+    if not any(isinstance(handler, _WaitressLog) for handler in logger.handlers):
+        logger.addHandler(_WaitressLog())
+        logger.propagate = False
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """A socket bound to the first address `host` has (IPv4 before IPv6, as `localhost` was)."""
+    found = socket.getaddrinfo(host or None, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    found.sort(key=lambda info: info[0] != socket.AF_INET)
+    family, kind, proto, _, address = found[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # rebinds at once after stop
+        sock.bind(address)
+    except OSError:
+        sock.close()
+        raise
+    return sock
 
 
 class Serving:
-    """A WSGI app on a threaded HTTP server, bound at construction (port 0 picks a free one).
+    """A WSGI app on waitress, bound and listening at construction (port 0 picks a free one).
 
     `with Serving(app) as serving:` serves in a thread until the block ends;
-    `serve_forever()` serves in the calling thread until interrupted.
+    `serve_forever()` serves in the calling thread until interrupted (the KeyboardInterrupt
+    reaches the caller) or stopped. Bodies over `max_body` bytes get 413 and never reach the app.
     """
 
-    def __init__(self, app: WsgiApp, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server = make_server(
-            host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler
-        )
+    def __init__(
+        self, app: WsgiApp, host: str = "127.0.0.1", port: int = 0, *, max_body: int = MAX_BODY
+    ) -> None:
+        _route_waitress_log()
+        sock = _bind(host, port)
+        self._map: dict[int, Any] = {}
+        try:
+            self._server = create_server(
+                _errors_logged(app),
+                map=self._map,
+                sockets=[sock],
+                threads=THREADS,
+                connection_limit=CONNECTIONS,
+                backlog=BACKLOG,
+                channel_timeout=IDLE_TIMEOUT,
+                cleanup_interval=min(IDLE_TIMEOUT, 10),
+                max_request_body_size=max_body + 1,  # waitress refuses a body of this size
+                asyncore_use_poll=True,  # select() fails past 1024 file descriptors
+                log_socket_errors=False,  # a client that hangs up is no error of ours
+                ident="blink-desktop",
+            )
+        except BaseException:
+            sock.close()
+            raise
+        self._server.channel_class = _Channel
         self._thread: threading.Thread | None = None
-        address, bound = str(self._server.server_address[0]), self._server.server_address[1]
+        self._lock = threading.Lock()
+        self._idle = threading.Event()  # set while no loop runs
+        self._idle.set()
+        self._closed = False  # no loop may start
+        self._released = False
+        address, bound = str(sock.getsockname()[0]), int(sock.getsockname()[1])
         self.port: int = bound
         self.url = f"http://[{address}]:{bound}" if ":" in address else f"http://{address}:{bound}"
 
     def start(self, name: str = "httpd") -> Serving:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever,
-            kwargs={"poll_interval": 0.1},
-            name=name,
-            daemon=True,
-        )
+        self._thread = threading.Thread(target=self._loop, name=name, daemon=True)
         self._thread.start()
         return self
 
     def serve_forever(self) -> None:
-        """Serve in this thread; the caller handles KeyboardInterrupt. Closes the socket after."""
+        """Serve in this thread until interrupted or stopped; the caller handles
+        KeyboardInterrupt. Closes the socket after."""
         try:
-            self._server.serve_forever(poll_interval=0.2)
+            self._loop()
         finally:
-            self._server.server_close()
+            self._release()
 
     def stop(self) -> None:
+        """Close the socket at once (the port is free when this returns), give the requests
+        being served a moment to finish, and join the serving thread."""
+        with self._lock:
+            running = not self._idle.is_set()
+            self._closed = True
+        if running:
+            # The trigger runs this in the loop's thread; OSError: the loop has just ended.
+            with contextlib.suppress(OSError):
+                self._server.trigger.pull_trigger(self._close_sockets)
+            self._idle.wait(timeout=10)
         if self._thread is not None:
-            self._server.shutdown()
             self._thread.join(timeout=10)
             self._thread = None
-        self._server.server_close()
+        self._release()
+
+    def _loop(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._idle.clear()
+        try:
+            wasyncore.loop(timeout=1.0, map=self._map, use_poll=True)
+        finally:
+            self._close_sockets()
+            self._idle.set()
+
+    def _close_sockets(self) -> None:
+        """The listening socket, every connection and the trigger; the loop ends with them."""
+        wasyncore.close_all(self._map, ignore_all=True)
+
+    def _release(self) -> None:
+        with self._lock:
+            self._closed = True
+            if self._released or not self._idle.is_set():
+                return
+            self._released = True
+        self._close_sockets()
+        self._server.task_dispatcher.shutdown(timeout=STOP_TIMEOUT)
 
     def __enter__(self) -> Serving:
         return self.start()
