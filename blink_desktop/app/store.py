@@ -21,6 +21,13 @@ from typing import Any
 from blink_desktop import sqlite_file
 from blink_desktop.errors import StoreError
 
+# Logos an older version stored as the embedded emulator's address died with its random port.
+_LOCAL_LOGO = " OR ".join(
+    f"logo LIKE '{scheme}://{host}'"
+    for scheme in ("http", "https")
+    for host in ("127.%", "localhost", "localhost:%", "localhost/%", "[::1]%", "0.0.0.0%")
+)
+
 # Each schema version is a list of statements, applied in order inside one transaction.
 MIGRATIONS: list[tuple[str, ...]] = [
     (
@@ -65,6 +72,18 @@ MIGRATIONS: list[tuple[str, ...]] = [
             last_error TEXT
         )""",
     ),
+    (
+        # What stays true of a connection: its bank's id, and what tells it from another there.
+        "ALTER TABLE connections ADD COLUMN institution_id TEXT",
+        "ALTER TABLE connections ADD COLUMN detail TEXT",
+        # A bank's logo as a data: URL, fetched once, so it outlives the address it came from.
+        """CREATE TABLE logos (
+            institution_id TEXT PRIMARY KEY,
+            logo TEXT NOT NULL,
+            stored TEXT NOT NULL
+        )""",
+        f"UPDATE connections SET logo = NULL WHERE {_LOCAL_LOGO}",
+    ),
 ]
 
 
@@ -81,7 +100,10 @@ class StoredConnection:
     created: str
     updated: str
     last_event: str
-    logo: str | None = None
+    logo: str | None = None  # a data: URL (or an older row's https address), else None
+    job_id: str | None = None
+    institution_id: str | None = None
+    detail: str | None = None  # its accounts, masked: "Everyday Account ••1234 · Savings ••5678"
 
 
 @dataclass(frozen=True)
@@ -147,6 +169,24 @@ class Writer:
             (connection_id, basiq_user_id, self.stamp, self.stamp, job_id),
         )
 
+    def adopt_connection(
+        self, connection_id: str, basiq_user_id: str, *, status: str, job_id: str | None
+    ) -> bool:
+        """Add a connection Blink never reported; False when the store already has it."""
+        added = self._db.execute(
+            "INSERT INTO connections (id, basiq_user_id, status, created, updated, last_event,"
+            " job_id) VALUES (?, ?, ?, ?, ?, 'found', ?) ON CONFLICT (id) DO NOTHING",
+            (
+                storable(connection_id, 200),
+                basiq_user_id,
+                storable(status, 40),
+                self.stamp,
+                self.stamp,
+                job_id,
+            ),
+        )
+        return added.rowcount == 1
+
     def remember_user(self, identifier: str, basiq_user_id: str) -> None:
         self._db.execute(
             "INSERT INTO users (identifier, basiq_user_id, created) VALUES (?, ?, ?)"
@@ -160,10 +200,39 @@ class Writer:
             (status, self.stamp, event, connection_id),
         )
 
+    def describe(
+        self,
+        connection_id: str,
+        *,
+        institution_id: str,
+        institution: str | None,
+        detail: str | None,
+    ) -> None:
+        """Name the bank and the accounts; what is None now keeps what was known before."""
+        self._db.execute(
+            "UPDATE connections SET institution_id = ?,"
+            " institution = COALESCE(?, institution), detail = COALESCE(?, detail) WHERE id = ?",
+            (
+                storable(institution_id, 200),
+                None if institution is None else storable(institution, 500),
+                None if detail is None else storable(detail, 500),
+                connection_id,
+            ),
+        )
+
     def set_institution(self, connection_id: str, name: str, logo: str | None) -> None:
+        """The bank's name alone (and a logo's address, as older versions kept it)."""
         self._db.execute(
             "UPDATE connections SET institution = ?, logo = ? WHERE id = ?",
             (name, logo or None, connection_id),
+        )
+
+    def keep_logo(self, institution_id: str, logo: str) -> None:
+        self._db.execute(
+            "INSERT INTO logos (institution_id, logo, stored) VALUES (?, ?, ?)"
+            " ON CONFLICT (institution_id) DO UPDATE SET logo = excluded.logo,"
+            " stored = excluded.stored",
+            (storable(institution_id, 200), logo, self.stamp),
         )
 
     def enqueue_report(self, connection_id: str, basiq_user_id: str) -> None:
@@ -272,14 +341,16 @@ class Store:
 
     # reading
     def connection(self, connection_id: str) -> StoredConnection | None:
-        rows = self._read("SELECT * FROM connections WHERE id = ?", connection_id)
+        rows = self._read(_CONNECTIONS + " WHERE c.id = ?", connection_id)
         return _connection(rows[0]) if rows else None
 
     def connections(self) -> list[StoredConnection]:
-        return [
-            _connection(row)
-            for row in self._read("SELECT * FROM connections ORDER BY created DESC, id")
-        ]
+        rows = self._read(_CONNECTIONS + " ORDER BY c.created DESC, c.id")
+        return [_connection(row) for row in rows]
+
+    def logo(self, institution_id: str) -> str | None:
+        rows = self._read("SELECT logo FROM logos WHERE institution_id = ?", institution_id)
+        return str(rows[0][0]) if rows else None
 
     def events(self, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM events ORDER BY seq"
@@ -288,6 +359,13 @@ class Store:
             {**dict(row), "accepted": bool(row["accepted"]), "payload": _maybe_json(row["payload"])}
             for row in rows
         ]
+
+
+# A bank's fetched logo wins over the address an older version stored in the row.
+_CONNECTIONS = (
+    "SELECT c.*, COALESCE(l.logo, c.logo) AS shown_logo FROM connections AS c"
+    " LEFT JOIN logos AS l ON l.institution_id = c.institution_id"
+)
 
 
 def _connection(row: sqlite3.Row) -> StoredConnection:
@@ -299,7 +377,10 @@ def _connection(row: sqlite3.Row) -> StoredConnection:
         created=row["created"],
         updated=row["updated"],
         last_event=row["last_event"],
-        logo=row["logo"],
+        logo=row["shown_logo"],
+        job_id=row["job_id"],
+        institution_id=row["institution_id"],
+        detail=row["detail"],
     )
 
 

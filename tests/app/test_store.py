@@ -165,3 +165,68 @@ def test_the_write_ahead_log_is_owner_only_too(tmp_path: Path) -> None:
         path = tmp_path / f"blink.db{suffix}"
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     store.close()
+
+
+def test_logos_with_the_emulators_dead_address_are_dropped_on_upgrade(tmp_path: Path) -> None:
+    path = tmp_path / "v3.db"
+    db = sqlite3.connect(path)
+    for migration in MIGRATIONS[:3]:
+        for statement in migration:
+            db.execute(statement)
+    db.execute("PRAGMA user_version = 3")
+    logos = {
+        "emulator": "http://127.0.0.1:46039/logos/AU00000.svg",
+        "localhost": "http://LOCALHOST:8080/logos/AU00000.svg",
+        "bare": "http://localhost/logos/AU00000.svg",
+        "ipv6": "http://[::1]:9/logos/AU00000.svg",
+        "basiq": "https://d388vpyfrt4zrj.cloudfront.net/AU00000.svg",
+        "none": None,
+    }
+    for connection_id, logo in logos.items():
+        db.execute(
+            "INSERT INTO connections (id, basiq_user_id, institution, status, created, updated,"
+            " last_event, logo) VALUES (?, 'u1', 'Hooli', 'active', 't0', 't0', 'connection', ?)",
+            (connection_id, logo),
+        )
+    db.commit()
+    db.close()
+    store = Store(path)
+    kept = {row.id: row.logo for row in store.connections()}
+    assert kept == {
+        "emulator": None,
+        "localhost": None,
+        "bare": None,
+        "ipv6": None,
+        "basiq": logos["basiq"],  # still served; replaced once reconcile fetches the image
+        "none": None,
+    }
+    assert {(row.institution_id, row.detail) for row in store.connections()} == {(None, None)}
+
+
+def test_a_found_connection_is_added_once_and_described_with_its_banks_logo(
+    tmp_path: Path,
+) -> None:
+    store = Store(tmp_path / "blink.db")
+    for _ in range(2):
+        with store.writing("the connection") as tx:
+            added = tx.adopt_connection("c1", "u1", status="connected", job_id="j1")
+        assert added is (_ == 0)
+    record_success(store, SUCCESS.replace("conn-1", "c1"))  # Blink reports it after all
+    assert [(c.id, c.status, c.job_id) for c in store.connections()] == [("c1", "connected", "j1")]
+    with store.writing("the bank's name") as tx:
+        tx.keep_logo("AU00000", "data:image/svg+xml;base64,PHN2Zy8+")
+        tx.describe("c1", institution_id="AU00000", institution="Hooli", detail="Savings ••1234")
+        tx.adopt_connection("c2", "u1", status="active", job_id=None)
+        tx.describe("c2", institution_id="AU00000", institution="Hooli", detail=None)
+    one, two = store.connection("c1"), store.connection("c2")
+    assert one is not None and two is not None
+    assert (one.institution_id, one.institution, one.detail) == (
+        "AU00000",
+        "Hooli",
+        "Savings ••1234",
+    )
+    assert one.logo == two.logo == "data:image/svg+xml;base64,PHN2Zy8+"  # one logo per bank
+    assert store.logo("AU00000") == one.logo and store.logo("AU99999") is None
+    with store.writing("the bank's name") as tx:  # a later description keeps what it lacks
+        tx.describe("c1", institution_id="AU00000", institution="Hooli", detail=None)
+    assert store.connection("c1").detail == "Savings ••1234"  # type: ignore[union-attr]
