@@ -88,7 +88,10 @@ class Rules:
             )
         institution = _institution(institution_id)
         login_id, password = request.credentials(need_login=True)
-        if self.state.duplicate(user_id, institution_id, login_id):
+        failure = scenarios.login(login_id, password)
+        # A bank checks the password first: only credentials it accepts can be "already
+        # connected". A wrong one fails at verify-credentials, as any wrong password does.
+        if failure is None and self.state.duplicate(user_id, institution_id, login_id):
             raise Problem(
                 409,
                 "resource-already-exists",
@@ -97,7 +100,6 @@ class Rules:
                 parameter="loginId",
                 pointer="connection/loginId",
             )
-        failure = scenarios.login(login_id, password)
         mfa = self._mfa(claims, institution, user_id, failure is None)
         connection_id = str(uuid.uuid4())
         self.state.add_connection(

@@ -96,6 +96,20 @@ def test_same_login_again_is_resource_already_exists(api: Api) -> None:
     assert api.connect(user, login="jared", password="django").status_code == 202
 
 
+def test_a_wrong_password_for_a_connected_login_fails_as_a_wrong_password(api: Api) -> None:
+    # A bank checks the password before anything else: "you have already connected with the
+    # supplied credentials" was false for credentials the bank would refuse (issue 11, 25).
+    user = api.user()
+    connection = api.connected(user)
+    again = api.connect(user, password="not-the-password")
+    assert again.status_code == 202, again.text
+    job = api.wait_job(again.json()["id"], "verify-credentials", "failed")
+    assert step(job, "verify-credentials")["result"]["code"] == "invalid-credentials"
+    listed = api.call("GET", f"/users/{user}/connections", api.token()).json()
+    assert [(c["id"], c["status"]) for c in listed["data"]] == [(connection, "active")]
+    assert api.connect(user).status_code == 409  # the right password is still the duplicate
+
+
 @pytest.mark.parametrize(
     ("body", "status", "code", "detail"),
     [
