@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import requests
 from pydantic import BaseModel, ValidationError
 
-from blink_desktop.basiq.http import RETRY_STATUSES, TIMEOUT, JsonHttp
+from blink_desktop.basiq.http import RETRY_STATUSES, TIMEOUT, JsonHttp, RetryLater
 from blink_desktop.basiq.models import (
     Connection,
     ConnectionList,
@@ -32,8 +32,16 @@ IMAGE_TYPES = frozenset({"image/svg+xml", "image/png", "image/jpeg", "image/gif"
 
 
 class BasiqClient:
+    """`wait_out_retry_after=False` (the reference server): a 429 or 503 with Retry-After is
+    raised at once as `RetryLater`, to be passed on, rather than waited out."""
+
     def __init__(
-        self, base_url: str, *, version: str = "2.1", timeout: tuple[float, float] = TIMEOUT
+        self,
+        base_url: str,
+        *,
+        version: str = "2.1",
+        timeout: tuple[float, float] = TIMEOUT,
+        wait_out_retry_after: bool = True,
     ) -> None:
         self.http = JsonHttp(
             base_url,
@@ -41,6 +49,7 @@ class BasiqClient:
             setting="BLINK_DESKTOP_API_URL",
             idempotent_posts=("/token",),
             timeout=timeout,
+            wait_out_retry_after=wait_out_retry_after,
         )
         self.base_url = self.http.base_url
         self.version = version
@@ -109,10 +118,10 @@ class BasiqClient:
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         if token:
             headers["Authorization"] = f"Bearer {token}"
-        status, body = self.http.request(method, path, what=what, headers=headers, **kwargs)
-        if status >= 400:
-            raise _error(status, body, what)
-        return body
+        reply = self.http.send(method, path, what=what, headers=headers, **kwargs)
+        if reply.status >= 400:
+            raise _error(reply.status, reply.body, what, reply.retry_after)
+        return reply.body
 
 
 def _read_at_most(response: requests.Response, limit: int) -> bytes:
@@ -137,8 +146,18 @@ def _model(model: type[M], body: dict[str, Any], what: str) -> M:
         ) from None
 
 
-def _error(status: int, body: Any, what: str) -> ApiResponseError | ApiAuthError | ApiUnavailable:
+def _error(
+    status: int, body: Any, what: str, retry_after: int | None = None
+) -> ApiResponseError | ApiAuthError | ApiUnavailable:
     detail = error_detail(body)
+    if status in RETRY_STATUSES and retry_after is not None:
+        busy = "is limiting requests" if status == 429 else "is not available right now"
+        return RetryLater(
+            f"The Basiq API {busy} ({status}{detail}) while getting {what}. "
+            f"Retry in {retry_after} s.",
+            status=status,
+            retry_after=retry_after,
+        )
     if status in RETRY_STATUSES or status >= 500:
         return ApiUnavailable(
             f"The Basiq API is not available right now ({status}{detail}) while getting {what}. "

@@ -73,7 +73,11 @@ def build_server(
         state = database.with_name(database.stem + "-emulator.sqlite")
         chosen = key_or_emulator(settings, state, api_url=upstream, emulate=allow_emulator)
         undo.callback(chosen.close)
-        client = BasiqClient(chosen.api_url, version=settings.basiq_version)
+        # A Retry-After from Basiq is passed on to the app at once, not waited out while the
+        # app waits on us (past the /token rate limit that was 3 x 10 s).
+        client = BasiqClient(
+            chosen.api_url, version=settings.basiq_version, wait_out_retry_after=False
+        )
         app = create_app(KeyHolder(client, chosen.api_key), store, client_ids)
         undo.pop_all()
     return Server(app=app, store=store, upstream=chosen)

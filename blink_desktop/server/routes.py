@@ -4,7 +4,8 @@ mobile demos.
 `POST /user {email}` and `POST /access_token {client_id}` answer `{"success": true, "result":
 …}`. Unlike the example, the server looks users up in its own store before creating one,
 requires a known client id (an `X-Client-Id` header, or `client_id` in the body), binds client
-tokens to the user where the API version needs it, and turns Basiq's errors into errors. It
+tokens to the user where the API version needs it, and turns Basiq's errors into errors (one
+that says when to come back, such as its /token rate limit, at once: 503 with its Retry-After). It
 records the connections apps report (`POST /connections`), lists them per user
 (`GET /users/{id}/connections`), and answers `GET /health`. Each request is logged once, on
 the `blink_desktop.server` logger.
@@ -19,6 +20,7 @@ from typing import Any
 
 import bottle
 
+from blink_desktop.basiq.http import RetryLater
 from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.errors import ApiAuthError, ApiUnavailable, BlinkError
 from blink_desktop.httpd import JsonErrors, WsgiApp, access_log, json_response
@@ -77,6 +79,13 @@ def _fallback(status: int) -> Refused:
 
 
 def _convert(exc: Exception) -> Refused | None:
+    if isinstance(exc, RetryLater):
+        # 503 rather than 429: this app sent nothing too many; Basiq limits the server as a
+        # whole (its /token budget is per address), or is busy. Either way it said when.
+        code = "upstream-rate-limited" if exc.status == 429 else "upstream-unavailable"
+        refused = Refused(503, str(exc), code)
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     if isinstance(exc, ApiUnavailable):
         return Refused(503, str(exc), "upstream-unavailable")
     if isinstance(exc, ApiAuthError):

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +14,9 @@ import requests
 from blink_desktop.basiq import BasiqClient, KeyHolder
 from blink_desktop.emulator import Emulator, Fault
 from blink_desktop.errors import BlinkError, StoreError
-from blink_desktop.server import create_app
+from blink_desktop.server import build_server, create_app
 from blink_desktop.server.store import ReportedConnection
+from blink_desktop.settings import load_settings
 from tests.conftest import serving
 from tests.server.conftest import CLIENT, Running, claims
 
@@ -352,3 +355,41 @@ def test_an_app_needs_a_client_id_to_accept(emulator: Emulator) -> None:
     keyholder = KeyHolder(BasiqClient(emulator.url), emulator.api_key)
     with pytest.raises(BlinkError, match="BLINK_DESKTOP_CLIENT_IDS"):
         create_app(keyholder, BrokenStore(RuntimeError()), [])
+
+
+def test_past_basiqs_token_rate_limit_the_answer_is_at_once_with_retry_after(
+    tmp_path: Path,
+) -> None:
+    """Past the upstream's /token limit the server answered only after retrying 3 x 10 s."""
+    with Emulator(token_rate_limit=2) as limited:
+        settings = load_settings(api_key=limited.api_key, api_url=limited.url, client_ids=[CLIENT])
+        server = build_server(settings, database=tmp_path / "server.sqlite")
+        try:
+            with serving(server.app) as url:
+                running = Running(server, url)
+                for _ in range(2):
+                    assert running.post("/access_token", {"client_id": CLIENT}).ok
+                started = time.monotonic()
+                reply = running.post("/access_token", {"client_id": CLIENT})
+                took = time.monotonic() - started
+        finally:
+            server.close()
+    assert took < 2
+    status, message, code = refusal(reply)
+    assert (status, code) == (503, "upstream-rate-limited")
+    retry_after = int(reply.headers["Retry-After"])
+    assert 0 < retry_after <= 301
+    assert "limiting requests (429" in message and f"Retry in {retry_after} s." in message
+
+
+def test_a_busy_basiq_that_says_when_is_passed_on_at_once(
+    serve: Callable[..., Running], emulator: Emulator
+) -> None:
+    server = serve()
+    emulator.faults.add(Fault(route="POST /token", status=503, retry_after=7))
+    started = time.monotonic()
+    reply = server.post("/access_token", {"client_id": CLIENT})
+    assert time.monotonic() - started < 2  # was 3 x 7 s of retries
+    status, message, code = refusal(reply)
+    assert (status, code, reply.headers["Retry-After"]) == (503, "upstream-unavailable", "7")
+    assert "not available right now (503" in message and "Retry in 7 s." in message
