@@ -66,14 +66,21 @@ class Bridge:
     @_guarded
     def bootstrap(self, token: str) -> dict[str, Any]:
         service = self._service
+        reconciled = service.reconcile()  # never raises because Basiq cannot be reached
         return {
             "mode": "emulator" if service.emulated else "basiq",
             "identifier": service.identifier(),
             "blink_origin": service.blink_origin,
             "transport": service.transport,
-            "connections": service.connections(),
+            "connections": reconciled.connections,
             "events": list(EVENT_NAMES),
+            "found": reconciled.found,
         }
+
+    @_guarded
+    def reconcile(self, token: str) -> dict[str, Any]:
+        """The user's connections at Basiq that the store lacked are adopted; the whole list."""
+        return self._service.reconcile().to_json()
 
     @_guarded
     def set_identifier(self, token: str, identifier: object) -> dict[str, Any]:

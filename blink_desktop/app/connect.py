@@ -20,11 +20,12 @@ from blink_desktop.app.blink_events import (
     as_text,
     parse_event,
 )
+from blink_desktop.app.found import Finder, ServerAccess
 from blink_desktop.app.outbox import Outbox
 from blink_desktop.app.store import Store, StoredConnection
 from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.basiq.identifiers import Identifier
-from blink_desktop.errors import BlinkError
+from blink_desktop.errors import ApiError, BlinkError, StoreError
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,16 @@ class Outcome:
         return {key: value for key, value in asdict(self).items() if value is not None}
 
 
+@dataclass(frozen=True)
+class Reconciled:
+    connections: list[dict[str, Any]]
+    found: list[str]  # ids of the connections Basiq has and the store lacked until now
+    reconciled: bool  # False when Basiq was not asked (backend mode, no user) or failed
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
 def connection_json(connection: StoredConnection) -> dict[str, Any]:
     return asdict(connection)
 
@@ -96,6 +107,7 @@ class ConnectService:
         self._session: Session | None = None
         self._lock = threading.Lock()
         self._outbox = outbox
+        self._finder = Finder(client, store, outbox)
 
     # who
     def identifier(self) -> str | None:
@@ -170,9 +182,9 @@ class ConnectService:
                     tx.enqueue_report(connected, user_id)
         if reporting and self._outbox is not None:
             self._outbox.wake()
+        stored = self._store.connection(connected) if connected else None
         if not isinstance(event, Job | Connection):
             return Outcome(accepted=True, event=event.event, job_id=job_id)
-        stored = self._store.connection(connected) if connected else None
         failure = event.payload.data if isinstance(event.payload, Failed) else None
         return Outcome(
             accepted=True,
@@ -184,31 +196,53 @@ class ConnectService:
         )
 
     def progress(self, job_id: str) -> dict[str, Any]:
-        """Where the job stands; Blink stops at verify-credentials, so the app follows the rest."""
+        """Where the job stands; Blink stops at verify-credentials, so the app follows the rest.
+
+        A connection the job made that the store lacks (Blink was closed before it said
+        `connection`) is adopted here, and marked as found in the event log.
+        """
         session = self._session
         if session is None or job_id not in session.job_ids:
             raise BlinkError("That connection attempt is not this window's; start a new one.")
         job = self._client.job(session.token, job_id)
         connection_id = job.connection_id
-        if job.done and connection_id and self._store.connection(connection_id):
-            with self._store.writing("the connection status") as tx:
-                tx.set_status(connection_id, "failed" if job.failed else "active", "job")
-            if not job.failed:
-                self._describe(session, connection_id)
+        made = connection_id if job.verified else None  # the connection exists at Basiq
+        found = made is not None and self._finder.adopt(
+            session.basiq_user_id,
+            made,
+            job_id=job_id,
+            status="connected",
+            reason=f"found by following job {job_id}: Blink never reported this connection",
+        )
+        if job.done and connection_id:
+            self._finder.settle(session.token, session.basiq_user_id, connection_id, job)
+        elif made:  # the bank's name in the list while its data is being retrieved
+            self._finder.name_early(session.token, session.basiq_user_id, made)
         steps = [{"title": step.title, "status": step.status} for step in job.steps]
-        return {"steps": steps, "done": job.done, "failed": job.failed}
+        return {
+            "steps": steps,
+            "done": job.done,
+            "failed": job.failed,
+            "connection_id": made,
+            "found": found,
+        }
 
-    def _describe(self, session: Session, connection_id: str) -> None:
-        """Best effort: name the bank in the list once the job is done."""
+    def reconcile(self) -> Reconciled:
+        """Adopt the connections Basiq lists for this person and the store lacks; name the
+        stored ones nobody has named. Basiq failing leaves the stored list as it is."""
+        identifier = self.identifier()
+        user_id = self._store.basiq_user(identifier) if identifier else None
+        provider = self._provider
+        if user_id is None or not isinstance(provider, ServerAccess):
+            return Reconciled(self.connections(), [], reconciled=False)
         try:
-            connection = self._client.connection(
-                session.token, session.basiq_user_id, connection_id
+            found = self._finder.reconcile(provider, user_id)
+        except (ApiError, StoreError) as exc:
+            log.warning(
+                "could not check your connections at Basiq; showing the stored list: %s", exc
             )
-            institution = self._client.institution(session.token, connection.institution.id)
-            with self._store.writing("the bank's name") as tx:
-                tx.set_institution(connection_id, institution.display_name, institution.logo_url)
-        except BlinkError as exc:
-            log.info("could not name the bank of connection %s: %s", connection_id, exc)
+            return Reconciled(self.connections(), [], reconciled=False)
+        return Reconciled(self.connections(), found, reconciled=True)
 
     def connections(self) -> list[dict[str, Any]]:
         return [connection_json(item) for item in self._store.connections()]

@@ -24,6 +24,7 @@ def test_wrong_token_is_refused_by_every_method(bridge: Bridge, store: Store) ->
         lambda token: bridge.receive(token, message("cancellation")),
         lambda token: bridge.progress(token, "job"),
         lambda token: bridge.connections(token),
+        lambda token: bridge.reconcile(token),
         lambda token: bridge.dropped(token, "x"),
     ]
     for call in calls:

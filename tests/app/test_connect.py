@@ -60,7 +60,9 @@ def test_a_full_connect_through_the_bridge(bridge: Bridge, emulator: Emulator) -
         "active",
         "Hooli",
     )
-    assert listed["logo"].endswith("/logos/AU00000.svg")
+    assert listed["logo"].startswith("data:image/svg+xml;base64,")  # not the emulator's port
+    assert listed["institution_id"] == "AU00000" and "••" in listed["detail"]
+    assert (progress["connection_id"], progress["found"]) == (connection_id, False)
 
 
 def test_failure_is_recorded_and_reported_without_storing_a_connection(
