@@ -1,7 +1,8 @@
 """Every URL the emulator puts in an answer, built from one base URL.
 
-Routes make one `Links` per request from the address the client used; views, the catalogue and
-the bank data take it from there. `Links("")` gives the relative paths Basiq uses in job steps.
+The routes hold one `Links` for the emulator's own address (`Emulator.url`), never the Host or
+X-Forwarded-Host a request names; views, the catalogue and the bank data take it from there.
+`Links("")` gives the relative paths Basiq uses in job steps.
 """
 
 from __future__ import annotations

@@ -1,8 +1,9 @@
 """What sits in front of every route, as a public API has it: paths, size limit, CORS, faults.
 
 A WSGI wrapper around the bottle app of routes.py: trailing slashes are dropped, CORS preflights
-answered, bodies over 1 MiB refused, every answer gets CORS headers, and injected faults (faults.py)
-add latency or answer an error before the route runs.
+answered from an allow-list, bodies over 1 MiB refused, every answer gets CORS headers, and
+injected faults (faults.py) add latency or answer an error before the route runs. Nothing a
+request says is copied into an answer's headers.
 """
 
 from __future__ import annotations
@@ -22,11 +23,16 @@ CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Expose-Headers", "Retry-After"),
 ]
+# What Basiq's browser clients send: Blink sends Authorization and Content-Type (a JSON body);
+# Accept is what HTTP libraries add; basiq-version is for a page that asks /token itself. (Blink's
+# statement uploader also sends X-Requested-With and Cache-Control, to /statements, which the
+# emulator does not serve.) The answer is this list whatever the preflight asked for.
+ALLOWED_HEADERS = "Authorization, Content-Type, Accept, basiq-version"
 PREFLIGHT_HEADERS = [
     ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
+    ("Access-Control-Allow-Headers", ALLOWED_HEADERS),
     ("Access-Control-Max-Age", "600"),
 ]
-ALLOWED_HEADERS = "Authorization, Content-Type, Accept, basiq-version"
 _REASONS = {
     413: "Payload Too Large",
     429: "Too Many Requests",
@@ -50,10 +56,7 @@ class Middleware:
             return start_response(status, headers + CORS_HEADERS, *args)
 
         if method == "OPTIONS":
-            requested = environ.get("HTTP_ACCESS_CONTROL_REQUEST_HEADERS") or ALLOWED_HEADERS
-            respond(
-                "204 No Content", PREFLIGHT_HEADERS + [("Access-Control-Allow-Headers", requested)]
-            )
+            respond("204 No Content", list(PREFLIGHT_HEADERS))
             return []
         try:
             length = int(environ.get("CONTENT_LENGTH") or 0)

@@ -1,10 +1,10 @@
 """The emulator's HTTP face: bottle routes that authenticate, apply the rules and render views.
 
 Each API route settles finished job steps first, checks its token (auth.py), reads the JSON
-body, asks `Rules` to act, and answers a view built with one `Links` for the request's base URL.
-A raised `Problem` becomes Basiq's error envelope through httpd's `JsonErrors` plugin, which also
-answers unknown paths, wrong methods and crashes. The Blink page, logos and the JS control are
-static files on the same server.
+body, asks `Rules` to act, and answers a view whose links hang off the emulator's own address
+(never the Host a request names). A raised `Problem` becomes Basiq's error envelope through
+httpd's `JsonErrors` plugin, which also answers unknown paths, wrong methods and crashes. The
+Blink page, logos and the JS control are static files on the same server.
 """
 
 from __future__ import annotations
@@ -30,11 +30,6 @@ from blink_desktop.httpd import JSON, JsonErrors, json_response
 log = logging.getLogger("blink_desktop.emulator")
 
 Callback = Callable[..., Any]
-
-
-def request_links() -> Links:
-    scheme, netloc = bottle.request.urlparts[:2]
-    return Links(f"{scheme}://{netloc}")
 
 
 def _content_type() -> str:
@@ -66,8 +61,14 @@ def _token_fields() -> dict[str, Any]:
 
 
 def build_app(
-    auth: Auth, rules: Rules, *, clock: Clock, rate_limit: TokenRateLimit | None = None
+    auth: Auth,
+    rules: Rules,
+    *,
+    clock: Clock,
+    links: Links,
+    rate_limit: TokenRateLimit | None = None,
 ) -> bottle.Bottle:
+    """The routes; every link in their answers hangs off `links`, the emulator's own address."""
     app = bottle.Bottle(catchall=True)
     app.install(
         JsonErrors(
@@ -97,7 +98,8 @@ def build_app(
 
     @route("POST", "/token")
     def token() -> Any:
-        limiter.check(bottle.request.remote_addr or "?")
+        # The peer's address, not X-Forwarded-For, which any client can write.
+        limiter.check(str(bottle.request.environ.get("REMOTE_ADDR") or "?"))
         issued = auth.issue(
             bottle.request.get_header("Authorization"),
             bottle.request.get_header("basiq-version"),
@@ -107,28 +109,26 @@ def build_app(
 
     @route("GET", "/public/institutions")
     def public_institutions() -> Any:
-        return json_response(views.institutions(query("filter"), request_links()))
+        return json_response(views.institutions(query("filter"), links))
 
     @route("GET", "/institutions")
     def institutions() -> Any:
         check("any")
-        return json_response(views.institutions(query("filter"), request_links()))
+        return json_response(views.institutions(query("filter"), links))
 
     @route("GET", "/institutions/<institution_id>")
     def institution(institution_id: str) -> Any:
         check("any")
-        return json_response(views.institution(institution_id, request_links()))
+        return json_response(views.institution(institution_id, links))
 
     @route("POST", "/users")
     def create_user() -> Any:
         check("server")
-        return json_response(
-            views.new_user(rules.create_user(_json_body("user")), request_links()), 201
-        )
+        return json_response(views.new_user(rules.create_user(_json_body("user")), links), 201)
 
     def user_view(user_id: str) -> Any:
         user = rules.user(user_id)
-        return json_response(views.user(user, rules.connections(user_id), request_links()))
+        return json_response(views.user(user, rules.connections(user_id), links))
 
     @route("GET", "/users/<user_id>")
     def get_user(user_id: str) -> Any:
@@ -151,31 +151,31 @@ def build_app(
     def list_connections(user_id: str) -> Any:
         check("server")
         rows = rules.connections(user_id)
-        return json_response(views.connections(user_id, rows, query("filter"), request_links()))
+        return json_response(views.connections(user_id, rows, query("filter"), links))
 
     @route("POST", "/users/<user_id>/connections")
     def create_connection(user_id: str) -> Any:
         claims = check("any", user_id)
         job_id = rules.create_connection(claims, user_id, _json_body("connection"))
-        return json_response(views.job_started(job_id, request_links()), 202)
+        return json_response(views.job_started(job_id, links), 202)
 
     @route("POST", "/users/<user_id>/connections/refresh")
     def refresh_all(user_id: str) -> Any:
         check("server")
-        return json_response(views.jobs_started(rules.refresh_all(user_id), request_links()), 202)
+        return json_response(views.jobs_started(rules.refresh_all(user_id), links), 202)
 
     @route("GET", "/users/<user_id>/connections/<connection_id>")
     def get_connection(user_id: str, connection_id: str) -> Any:
         claims = check("any", user_id)
         row = rules.connection(user_id, connection_id)
-        return json_response(views.connection(row, request_links(), server=claims.is_server))
+        return json_response(views.connection(row, links, server=claims.is_server))
 
     @route("POST", "/users/<user_id>/connections/<connection_id>")
     def update_connection(user_id: str, connection_id: str) -> Any:
         claims = check("any", user_id)
         body = _json_body("connection")
         job_id = rules.update_connection(claims, user_id, connection_id, body)
-        return json_response(views.job_started(job_id, request_links()), 202)
+        return json_response(views.job_started(job_id, links), 202)
 
     @route("DELETE", "/users/<user_id>/connections/<connection_id>")
     def delete_connection(user_id: str, connection_id: str) -> Any:
@@ -187,35 +187,35 @@ def build_app(
     def refresh_connection(user_id: str, connection_id: str) -> Any:
         check("server")
         job_id = rules.refresh_connection(user_id, connection_id)
-        return json_response(views.job_started(job_id, request_links()), 202)
+        return json_response(views.job_started(job_id, links), 202)
 
     @route("GET", "/jobs/<job_id>")
     def get_job(job_id: str) -> Any:
         claims = check("any")
-        return json_response(views.job(rules.job(claims, job_id), clock(), request_links()))
+        return json_response(views.job(rules.job(claims, job_id), clock(), links))
 
     @route("POST", "/jobs/<job_id>/mfa")
     def answer_mfa(job_id: str) -> Any:
         claims = check("client")
         rules.answer_mfa(claims, job_id, _json_body("MFA response"))
-        return json_response(views.job_started(job_id, request_links()), 202)
+        return json_response(views.job_started(job_id, links), 202)
 
     @route("GET", "/users/<user_id>/jobs")
     def list_jobs(user_id: str) -> Any:
         check("server")
-        return json_response(views.jobs(user_id, rules.jobs(user_id), clock(), request_links()))
+        return json_response(views.jobs(user_id, rules.jobs(user_id), clock(), links))
 
     @route("GET", "/users/<user_id>/accounts")
     def list_accounts(user_id: str) -> Any:
         check("server")
         rows = rules.connections(user_id)
-        return json_response(views.accounts(user_id, rows, query("filter"), request_links()))
+        return json_response(views.accounts(user_id, rows, query("filter"), links))
 
     @route("GET", "/users/<user_id>/accounts/<account_id>")
     def get_account(user_id: str, account_id: str) -> Any:
         check("server")
         rows = rules.connections(user_id)
-        return json_response(views.account(rows, account_id, request_links()))
+        return json_response(views.account(rows, account_id, links))
 
     @route("GET", "/users/<user_id>/transactions")
     def list_transactions(user_id: str) -> Any:
@@ -223,7 +223,7 @@ def build_app(
         page = views.transactions(
             user_id,
             rules.connections(user_id),
-            request_links(),
+            links,
             filter_text=query("filter"),
             limit_text=query("limit"),
             cursor=query("next"),
@@ -234,7 +234,7 @@ def build_app(
     def get_transaction(user_id: str, transaction_id: str) -> Any:
         check("server")
         rows = rules.connections(user_id)
-        return json_response(views.transaction(rows, transaction_id, request_links()))
+        return json_response(views.transaction(rows, transaction_id, links))
 
     _static(app)
     return app

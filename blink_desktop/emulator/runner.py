@@ -1,13 +1,14 @@
 """Run the emulator: in a thread on port 0 for the app and tests, or in the foreground.
 
 `Emulator` wires the pieces once: the state, then `Auth` and `Rules` over it, all on one clock;
-the routes over those; the middleware (CORS, size limit, faults) and the access log in front;
-and httpd's `Serving` to put it on a socket.
+httpd's `Serving` to put it on a socket; then, with the address that socket has, the routes over
+`Auth` and `Rules`, and the middleware (CORS, body, faults) and the access log in front.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from types import TracebackType
 
@@ -15,11 +16,12 @@ from blink_desktop.emulator import DEFAULT_API_KEY
 from blink_desktop.emulator.auth import Auth, TokenRateLimit
 from blink_desktop.emulator.clock import Clock, system_clock
 from blink_desktop.emulator.faults import Fault, Faults
+from blink_desktop.emulator.links import Links
 from blink_desktop.emulator.middleware import Middleware
 from blink_desktop.emulator.routes import build_app
 from blink_desktop.emulator.rules import Rules
 from blink_desktop.emulator.state import State
-from blink_desktop.httpd import Serving, access_log
+from blink_desktop.httpd import Environ, Serving, StartResponse, WsgiApp, access_log
 
 log = logging.getLogger("blink_desktop.emulator")
 
@@ -55,18 +57,25 @@ class Emulator:
         self.faults = Faults()
         for fault in faults or []:
             self.faults.add(fault)
-        routes = build_app(
-            self.auth,
-            self.rules,
-            clock=clock,
-            rate_limit=TokenRateLimit(token_rate_limit, clock=clock),
-        )
         try:
-            self._serving = Serving(access_log(Middleware(routes, self.faults), log), host, port)
+            self._serving = Serving(access_log(self._handle, log), host, port)
         except OSError:
             self.state.close()
             raise
         self.url = self._serving.url
+        # Built once the socket is bound: every link in an answer hangs off `url`, the address
+        # the emulator listens on, never off the Host or X-Forwarded-Host a request names.
+        routes = build_app(
+            self.auth,
+            self.rules,
+            clock=clock,
+            links=Links(self.url),
+            rate_limit=TokenRateLimit(token_rate_limit, clock=clock),
+        )
+        self._app: WsgiApp = Middleware(routes, self.faults)
+
+    def _handle(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        return self._app(environ, start_response)
 
     def start(self) -> Emulator:
         self._serving.start(name="emulator")

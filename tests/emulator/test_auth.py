@@ -235,6 +235,17 @@ def test_token_endpoint_is_rate_limited_per_client() -> None:
         assert int(last.headers["Retry-After"]) > 0
 
 
+def test_token_rate_limit_counts_the_real_address_not_x_forwarded_for() -> None:
+    # X-Forwarded-For is the client's to write: counting it let one client mint past the limit.
+    with Emulator(token_rate_limit=3) as emulator:
+        api = Api(emulator)
+        statuses = [
+            post_token(api, headers={**basic(), "X-Forwarded-For": f"10.0.0.{n}"}).status_code
+            for n in range(5)
+        ]
+    assert statuses == [200, 200, 200, 429, 429]
+
+
 def test_token_rate_limit_window_moves_with_the_clock(clock: FakeClock) -> None:
     with Emulator(token_rate_limit=2, clock=clock) as emulator:
         api = Api(emulator)

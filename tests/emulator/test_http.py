@@ -7,6 +7,7 @@ import json
 import logging
 import re
 import signal
+import socket
 import stat
 import subprocess
 import sys
@@ -23,21 +24,61 @@ from hypothesis import strategies as st
 from blink_desktop.emulator import Emulator, Fault
 from tests.conftest import Api, error_of, foreground
 
+ALLOWED = {"authorization", "content-type", "accept", "basiq-version"}
 
-def test_cors_preflight_answers_what_a_browser_page_sends(api: Api) -> None:
-    response = api.http.options(
+
+def preflight(api: Api, requested: str) -> requests.Response:
+    return api.http.options(
         f"{api.url}/users/u/connections",
         headers={
             "Origin": "http://127.0.0.1:9",
             "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "authorization,content-type",
+            "Access-Control-Request-Headers": requested,
         },
         timeout=10,
     )
+
+
+def allowed_headers(response: requests.Response) -> set[str]:
+    return {h.strip().lower() for h in response.headers["Access-Control-Allow-Headers"].split(",")}
+
+
+def test_cors_preflight_answers_what_a_browser_page_sends(api: Api) -> None:
+    response = preflight(api, "authorization,content-type")
     assert response.status_code == 204
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     assert "POST" in response.headers["Access-Control-Allow-Methods"]
-    assert response.headers["Access-Control-Allow-Headers"].lower() == "authorization,content-type"
+    assert {"authorization", "content-type"} <= allowed_headers(response)
+
+
+def test_cors_preflight_answers_from_its_allow_list_not_the_request(api: Api) -> None:
+    # Echoing Access-Control-Request-Headers allowed any header a page asked for (issue 11, 24).
+    for requested in ("x-evil", "authorization, x-evil, cookie", "*", "", "a" * 2000):
+        response = preflight(api, requested)
+        assert response.status_code == 204
+        assert allowed_headers(response) == ALLOWED, requested
+
+
+@pytest.mark.parametrize("requested", [b"x-evil\r", b"x\x00y", b"\xe9", b"authorization\x7f"])
+def test_a_preflight_never_sends_back_the_bytes_it_was_given(api: Api, requested: bytes) -> None:
+    # These went back into the answer verbatim, a bare CR and a NUL included.
+    host, port = api.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as raw:
+        raw.sendall(
+            b"OPTIONS /users HTTP/1.1\r\nHost: x\r\nConnection: close\r\n"
+            b"Access-Control-Request-Headers: " + requested + b"\r\n\r\n"
+        )
+        answer = b""
+        while chunk := raw.recv(65536):
+            answer += chunk
+    head = answer.split(b"\r\n\r\n", 1)[0]
+    assert requested not in head
+    if b" 400 " in head.split(b"\r\n", 1)[0]:
+        return  # the HTTP server refused the request itself, as it may: nothing was echoed
+    assert head.startswith(b"HTTP/1.") and b" 204 " in head.split(b"\r\n", 1)[0]
+    fields = dict(line.split(b":", 1) for line in head.split(b"\r\n")[1:])
+    names = {name.strip().lower() for name in fields[b"Access-Control-Allow-Headers"].split(b",")}
+    assert names == {name.encode() for name in ALLOWED}
 
 
 def test_every_answer_carries_cors_and_exact_json_content_type(api: Api) -> None:

@@ -1,4 +1,4 @@
-"""links.py: every URL in an answer, from the one base URL of the request."""
+"""links.py: every URL in an answer, from the one base URL: the emulator's own."""
 
 from __future__ import annotations
 
@@ -47,13 +47,21 @@ def test_job_steps_link_relative_paths_and_the_absolute_mfa_answer() -> None:
     assert Links(BASE).relative == Links("")
 
 
-def test_answers_link_to_the_address_the_client_used(api: Api) -> None:
-    # One emulator, reached under two names, links back the way each client asked.
-    for host in (api.url.removeprefix("http://"), "blink.example:8080"):
-        body = api.http.get(
-            f"{api.url}/public/institutions", headers={"Host": host}, timeout=10
-        ).json()
-        assert body["links"]["self"] == f"http://{host}/institutions"
+def test_answers_link_to_the_emulators_own_address_whatever_the_request_claims(api: Api) -> None:
+    # Host and X-Forwarded-* are the client's to write: an emulator that copied them into its
+    # links would send every client that follows one wherever the request said (issue 11, 24).
+    for headers in (
+        {},
+        {"Host": "blink.example:8080"},
+        {"X-Forwarded-Host": "evil.example", "X-Forwarded-Proto": "https"},
+        {"Host": "evil.example", "X-Forwarded-Host": "evil.example:1"},
+    ):
+        body = api.http.get(f"{api.url}/public/institutions", headers=headers, timeout=10).json()
+        assert body["links"]["self"] == f"{api.url}/institutions", headers
         hooli = next(item for item in body["data"] if item["id"] == "AU00000")
-        assert hooli["links"]["self"] == f"http://{host}/institutions/AU00000"
-        assert hooli["logo"]["links"]["square"] == f"http://{host}/logos/AU00000.svg"
+        assert hooli["links"]["self"] == f"{api.url}/institutions/AU00000"
+        assert hooli["logo"]["links"]["square"] == f"{api.url}/logos/AU00000.svg"
+        user = api.call(
+            "POST", "/users", api.token(), headers=dict(headers), json={"email": "a@b.co"}
+        )
+        assert user.json()["links"]["self"].startswith(f"{api.url}/users/"), headers
