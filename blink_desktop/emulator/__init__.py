@@ -1,8 +1,9 @@
 """An offline emulator of the Basiq API and of the Blink page.
 
 runner.Emulator puts it on a socket. Inside: routes.py (bottle routes) behind middleware.py
-(CORS, size limit, faults); auth.py (API key, tokens, who may call) over tokens.py (PyJWT);
-bodies.py (request bodies); rules.py (what users, connections and jobs do to state.py);
+(CORS, body, faults); inputs.py (headers, query and body, read so that no bytes raise);
+auth.py (API key, tokens, who may call) over tokens.py (PyJWT); bodies.py (the models of
+request bodies); rules.py (what users, connections and jobs do to state.py);
 views.py (the JSON answers, linked through links.py); jobs.py (a job's steps as a function of
 the clock); clock.py (the one injectable clock, and FakeClock); problems.py (Basiq's errors);
 catalogue.py, bankdata.py, scenarios.py and filters.py (institutions, account data, the sandbox

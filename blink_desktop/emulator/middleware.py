@@ -1,24 +1,26 @@
-"""What sits in front of every route, as a public API has it: paths, size limit, CORS, faults.
+"""What sits in front of every route, as a public API has it: paths, body, CORS, faults.
 
 A WSGI wrapper around the bottle app of routes.py: trailing slashes are dropped, CORS preflights
-answered from an allow-list, bodies over 1 MiB refused, every answer gets CORS headers, and
-injected faults (faults.py) add latency or answer an error before the route runs. Nothing a
-request says is copied into an answer's headers.
+answered from an allow-list, the body read once and bounded (inputs.py: 400 when malformed, 413
+over 1 MiB, however it arrives), every answer gets CORS headers, and injected faults (faults.py)
+add latency or answer an error before the route runs. Nothing a request says is copied into an
+answer's headers.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Iterable
+from http import HTTPStatus
 from typing import Any
 
-from blink_desktop.emulator import problems
+from blink_desktop.emulator import inputs, problems
 from blink_desktop.emulator.faults import Faults
 from blink_desktop.emulator.problems import Problem
 from blink_desktop.httpd import JSON, Environ, StartResponse, WsgiApp
 
-MAX_BODY = 1024 * 1024
 CORS_HEADERS = [
     ("Access-Control-Allow-Origin", "*"),
     ("Access-Control-Expose-Headers", "Retry-After"),
@@ -33,12 +35,6 @@ PREFLIGHT_HEADERS = [
     ("Access-Control-Allow-Headers", ALLOWED_HEADERS),
     ("Access-Control-Max-Age", "600"),
 ]
-_REASONS = {
-    413: "Payload Too Large",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    503: "Service Unavailable",
-}
 
 
 class Middleware:
@@ -59,11 +55,13 @@ class Middleware:
             respond("204 No Content", list(PREFLIGHT_HEADERS))
             return []
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > MAX_BODY:
-            return _send(respond, problems.too_large(MAX_BODY))
+            body = inputs.read_body(environ)
+        except Problem as problem:
+            return _send(respond, problem)
+        environ[inputs.BODY] = body
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        environ.pop("HTTP_TRANSFER_ENCODING", None)
         latency, fault = self.faults.pick(method, path)
         if latency:
             time.sleep(latency)  # a slow network is real time, whatever the emulator's clock says
@@ -76,5 +74,5 @@ def _send(respond: StartResponse, problem: Problem) -> Iterable[bytes]:
     body = json.dumps(problem.body()).encode()
     headers = [("Content-Type", JSON), ("Content-Length", str(len(body)))]
     headers += list(problem.headers.items())
-    respond(f"{problem.status} {_REASONS[problem.status]}", headers)
+    respond(f"{problem.status} {HTTPStatus(problem.status).phrase}", headers)
     return [body]

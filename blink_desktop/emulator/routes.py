@@ -2,14 +2,15 @@
 
 Each API route settles finished job steps first, checks its token (auth.py), reads the JSON
 body, asks `Rules` to act, and answers a view whose links hang off the emulator's own address
-(never the Host a request names). A raised `Problem` becomes Basiq's error envelope through
-httpd's `JsonErrors` plugin, which also answers unknown paths, wrong methods and crashes. The
-Blink page, logos and the JS control are static files on the same server.
+(never the Host a request names). Headers, query and body are read through inputs.py, which
+no bytes can make raise. A raised `Problem` becomes Basiq's error envelope through httpd's
+`JsonErrors` plugin, which also answers unknown paths and wrong methods; anything else a route
+raises is a bug: one ERROR line (its traceback at DEBUG) and Basiq's 500. The Blink page, logos
+and the JS control are static files on the same server.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -18,46 +19,67 @@ from urllib.parse import parse_qsl
 import bottle
 
 from blink_desktop import paths
-from blink_desktop.emulator import problems, views
+from blink_desktop.emulator import inputs, problems, views
 from blink_desktop.emulator.auth import Auth, Need, TokenRateLimit
 from blink_desktop.emulator.clock import Clock
 from blink_desktop.emulator.links import Links
 from blink_desktop.emulator.problems import not_valid
 from blink_desktop.emulator.rules import Rules
 from blink_desktop.emulator.tokens import Claims
-from blink_desktop.httpd import JSON, JsonErrors, json_response
+from blink_desktop.httpd import JSON, HttpProblem, JsonErrors, json_response
+from blink_desktop.logs import redactor
 
 log = logging.getLogger("blink_desktop.emulator")
 
 Callback = Callable[..., Any]
 
 
-def _content_type() -> str:
-    return str(bottle.request.content_type or "").split(";")[0].strip().lower()
+def _header(name: str) -> str | None:
+    return inputs.header(bottle.request.environ, name)
 
 
 def _json_body(what: str) -> Any:
-    if _content_type() != JSON:
+    environ = bottle.request.environ
+    if inputs.content_type(environ) != JSON:
         raise problems.unsupported_content_type(what)
-    return _decode(bottle.request.body.read())
-
-
-def _decode(raw: bytes) -> Any:
-    try:
-        return json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        raise not_valid("The request body is not valid JSON.") from None
+    return inputs.decode_json(inputs.body(environ))
 
 
 def _token_fields() -> dict[str, Any]:
     """/token takes a form, as Basiq documents, or JSON, as Basiq's example server sends."""
-    raw = bottle.request.body.read()
-    if _content_type() != JSON:
+    environ = bottle.request.environ
+    raw = inputs.body(environ)
+    if inputs.content_type(environ) != JSON:
         return dict(parse_qsl(raw.decode("utf-8", "replace")))
-    fields = _decode(raw)
+    fields = inputs.decode_json(raw)
     if not isinstance(fields, dict):
         raise not_valid("The request body must be a JSON object.")
     return fields
+
+
+def _crashed(exc: Exception) -> bottle.HTTPResponse:
+    """A bug, not bad input: one ERROR line, the traceback at DEBUG, and Basiq's 500."""
+    method, path = bottle.request.method, redactor.scrub(bottle.request.path)
+    log.error("internal error on %s %s: %r", method, path, exc)
+    log.debug("traceback of the internal error on %s %s", method, path, exc_info=exc)
+    return problems.fallback(500, method, path).response()
+
+
+def _guarded(callback: Callback, before: Callable[[], None] | None = None) -> Callback:
+    """`callback` (after `before`), whose crashes are caught here: bottle would print their
+    tracebacks to stderr."""
+
+    def guarded(*args: Any, **kwargs: Any) -> Any:
+        try:
+            if before is not None:
+                before()
+            return callback(*args, **kwargs)
+        except (HttpProblem, bottle.HTTPResponse):
+            raise  # Basiq's error answers (JsonErrors), and bottle's own answers
+        except Exception as exc:
+            return _crashed(exc)
+
+    return guarded
 
 
 def build_app(
@@ -80,31 +102,22 @@ def build_app(
 
     def route(method: str, path: str) -> Callable[[Callback], Callback]:
         def register(callback: Callback) -> Callback:
-            def settled(*args: Any, **kwargs: Any) -> Any:
-                rules.settle()
-                return callback(*args, **kwargs)
-
-            app.route(path, method, settled)
+            app.route(path, method, _guarded(callback, lambda: rules.settle()))
             return callback
 
         return register
 
     def check(need: Need, user_id: str | None = None) -> Claims:
-        return auth.authenticate(bottle.request.get_header("Authorization"), need, user_id)
+        return auth.authenticate(_header("Authorization"), need, user_id)
 
     def query(name: str) -> str | None:
-        value = bottle.request.query.get(name)
-        return str(value) if value is not None else None
+        return inputs.query(bottle.request.environ, name)
 
     @route("POST", "/token")
     def token() -> Any:
         # The peer's address, not X-Forwarded-For, which any client can write.
         limiter.check(str(bottle.request.environ.get("REMOTE_ADDR") or "?"))
-        issued = auth.issue(
-            bottle.request.get_header("Authorization"),
-            bottle.request.get_header("basiq-version"),
-            _token_fields(),
-        )
+        issued = auth.issue(_header("Authorization"), _header("basiq-version"), _token_fields())
         return json_response(views.token(issued, auth.token_ttl))
 
     @route("GET", "/public/institutions")
@@ -249,10 +262,14 @@ def _static(app: bottle.Bottle) -> None:
     def blink_page() -> Any:
         return bottle.static_file("index.html", root=blink_dir)
 
+    def files(root: str) -> Callback:
+        def serve(path: str) -> Any:
+            return bottle.static_file(path, root=root)
+
+        return _guarded(serve)
+
     for page in ("/", "/index.html"):
-        app.route(page, "GET", blink_page)
-    app.route("/static/<path:path>", "GET", lambda path: bottle.static_file(path, root=blink_dir))
-    app.route("/logos/<name>", "GET", lambda name: bottle.static_file(name, root=logo_dir))
-    app.route(
-        "/control/<path:path>", "GET", lambda path: bottle.static_file(path, root=control_dir)
-    )
+        app.route(page, "GET", _guarded(blink_page))
+    app.route("/static/<path:path>", "GET", files(blink_dir))
+    app.route("/logos/<path>", "GET", files(logo_dir))  # one name, no slash
+    app.route("/control/<path:path>", "GET", files(control_dir))

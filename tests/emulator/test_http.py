@@ -106,21 +106,45 @@ def test_unknown_route_404_and_wrong_method_405_use_the_envelope(api: Api) -> No
     assert error_of(wrong)["code"] == "method-not-allowed"
 
 
-def test_a_crash_answers_the_500_envelope_and_logs_the_error(
-    emulator: Emulator, api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+def test_a_crash_answers_the_500_envelope_and_logs_one_line(
+    emulator: Emulator,
+    api: Api,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     def broken() -> None:
         raise RuntimeError("the rules broke")
 
     monkeypatch.setattr(emulator.rules, "settle", broken)
-    with caplog.at_level(logging.ERROR, logger="blink_desktop.emulator"):
+    with caplog.at_level(logging.INFO, logger="blink_desktop.emulator"):
         response = api.call("GET", "/public/institutions")
     assert response.status_code == 500
     assert response.headers["Access-Control-Allow-Origin"] == "*"
     error = error_of(response)
     assert error["code"] == "internal-server-error"
     assert "the rules broke" not in response.text
-    assert any("the rules broke" in record.getMessage() for record in caplog.records)
+    # One ERROR line, no traceback: not in the log at INFO, and nothing on stderr.
+    [crash] = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert crash.levelno == logging.ERROR
+    assert "the rules broke" in crash.getMessage()
+    assert "/public/institutions" in crash.getMessage()
+    assert crash.exc_info is None
+    assert "Traceback" not in caplog.text
+    assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_crash_logs_its_traceback_at_debug(
+    emulator: Emulator, api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken() -> None:
+        raise RuntimeError("the rules broke")
+
+    monkeypatch.setattr(emulator.rules, "settle", broken)
+    with caplog.at_level(logging.DEBUG, logger="blink_desktop.emulator"):
+        assert api.call("GET", "/public/institutions").status_code == 500
+    assert "Traceback" in caplog.text
+    assert 'raise RuntimeError("the rules broke")' in caplog.text
 
 
 def test_one_log_line_per_request_with_secrets_scrubbed(
