@@ -7,14 +7,19 @@ Nothing here knows about pywebview; the bridge turns these calls into JSON for t
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import urlencode
 
 from blink_desktop.app.blink_events import (
+    Cancellation,
+    Completion,
     Connection,
+    Event,
     Failed,
+    Failure,
     Job,
     Rejected,
     as_text,
@@ -22,7 +27,7 @@ from blink_desktop.app.blink_events import (
 )
 from blink_desktop.app.found import Finder, ServerAccess
 from blink_desktop.app.outbox import Outbox
-from blink_desktop.app.store import Store, StoredConnection
+from blink_desktop.app.store import Store, StoredConnection, storable
 from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.basiq.identifiers import Identifier
 from blink_desktop.errors import ApiError, BlinkError, StoreError
@@ -119,8 +124,9 @@ class ConnectService:
             identifier = Identifier.parse(identifier).value
         except ValueError as exc:
             raise BlinkError(str(exc)) from None
-        self._basiq_user(identifier)
+        basiq_user = self._basiq_user(identifier)
         self._identifier = identifier
+        log.info("identity set: Basiq user %s", basiq_user)
         return identifier
 
     def _basiq_user(self, identifier: str) -> str:
@@ -183,6 +189,7 @@ class ConnectService:
         if reporting and self._outbox is not None:
             self._outbox.wake()
         stored = self._store.connection(connected) if connected else None
+        _log_outcome(event, job_id, stored)
         if not isinstance(event, Job | Connection):
             return Outcome(accepted=True, event=event.event, job_id=job_id)
         failure = event.payload.data if isinstance(event.payload, Failed) else None
@@ -246,6 +253,37 @@ class ConnectService:
 
     def connections(self) -> list[dict[str, Any]]:
         return [connection_json(item) for item in self._store.connections()]
+
+
+def _log_outcome(event: Event, job_id: str | None, stored: StoredConnection | None) -> None:
+    """One line at INFO for each thing Blink says happened; the handshake at DEBUG."""
+    if isinstance(event, Job | Connection):
+        payload = event.payload
+        if isinstance(payload, Failed):
+            failure = payload.data or Failure()
+            why = ": ".join(_said(part) for part in (failure.code, failure.title) if part)
+            what = "could not start" if isinstance(event, Job) else "failed"
+            log.info("Blink: connecting %s: %s", what, why or "no reason given")
+        elif isinstance(event, Job):
+            log.info("Blink: job %s started", job_id)
+        else:
+            bank = payload.data.institutionName or (stored.institution if stored else None)
+            at = f" at {_said(bank)}" if bank else ""  # Blink's `connection` carries only the id
+            log.info("Blink: connected %s%s", payload.data.id, at)
+    elif isinstance(event, Cancellation):
+        log.info("Blink: cancelled%s", f" after job {job_id}" if job_id else "")
+    elif isinstance(event, Completion):
+        log.info("Blink: completed")
+    else:
+        log.debug("Blink: %s", event.event)
+
+
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def _said(text: str) -> str:
+    """What a message says, as one log line: no line breaks or controls, capped, encodable."""
+    return storable(_CONTROLS.sub(" ", text).strip(), 200)
 
 
 def _name(data: Any) -> str | None:

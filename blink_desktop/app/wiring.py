@@ -5,12 +5,13 @@ Tests and the command line build the app through here too; `window.run` adds the
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from blink_desktop import upstream
+from blink_desktop import logs, upstream
 from blink_desktop.app.backend import BackendClient
 from blink_desktop.app.connect import ConnectService, TokenProvider
 from blink_desktop.app.outbox import Outbox
@@ -23,6 +24,29 @@ from blink_desktop.settings import Settings
 DATABASE = "blink-desktop.sqlite"
 EMULATOR_STATE = "emulator.sqlite"
 Mode = Literal["emulator", "direct", "backend"]
+
+log = logging.getLogger(__name__)
+
+
+class RequestsAtDebug(logging.Filter):
+    """The embedded emulator's one line per request, at DEBUG in the app's log.
+
+    The emulator logs each request at INFO on `blink_desktop.emulator`, as its own command
+    prints them. Inside the app they are noise (about fifty `GET /logos/… 304` per connect), so
+    this filter on that logger relabels them DEBUG and keeps them only when the app logs at
+    DEBUG (`--debug`); its warnings and errors pass as they are. A filter rather than a level on
+    the logger: a level would drop the lines at DEBUG too, or leave them labelled INFO there.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno != logging.INFO:
+            return True
+        record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        return logging.getLogger().isEnabledFor(logging.DEBUG)
+
+
+EMULATOR_REQUESTS = RequestsAtDebug()
+EMULATOR_LOGGER = "blink_desktop.emulator"
 
 
 def database_path(settings: Settings) -> Path:
@@ -43,6 +67,8 @@ class App:
         if self.upstream is not None:
             self.upstream.close()
         self.store.close()
+        log.info("blink-desktop stopped (%s mode)", self.mode)
+        logging.getLogger(EMULATOR_LOGGER).removeFilter(EMULATOR_REQUESTS)
 
 
 def choose_mode(settings: Settings) -> Mode:
@@ -60,10 +86,25 @@ def build(settings: Settings) -> App:
     mode = choose_mode(settings)
     store = Store(database_path(settings))
     try:
-        return _build(settings, mode, store)
+        app = _build(settings, mode, store)
     except BaseException:
         store.close()
         raise
+    where = (
+        f"your server at {_public(str(settings.backend_url))}"
+        if app.upstream is None
+        else f"the embedded emulator at {app.upstream.api_url}"
+        if app.upstream.emulated
+        else f"Basiq at {_public(app.upstream.api_url)}"
+    )
+    log.info(
+        "blink-desktop started: %s mode, %s; Blink at %s; data in %s",
+        mode,
+        where,
+        _public(app.service.blink_url),
+        store.path,
+    )
+    return app
 
 
 def _build(settings: Settings, mode: Mode, store: Store) -> App:
@@ -85,6 +126,7 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
         outbox.start()
     else:
         if mode == "emulator":
+            logging.getLogger(EMULATOR_LOGGER).addFilter(EMULATOR_REQUESTS)
             # Keep the emulator's state beside ours, so stored connections stay valid next time.
             chosen = upstream.emulator(settings, settings.data_dir / EMULATOR_STATE)
         else:
@@ -95,6 +137,7 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
                     "with `blink-desktop login`."
                 )
             chosen = upstream.basiq(settings, key)
+        logs.redactor.add_secret(chosen.api_key)  # the emulator's key too: no key is logged
         client = BasiqClient(chosen.api_url, version=settings.basiq_version)
         provider = KeyHolder(client, chosen.api_key, known_users=store.basiq_user)
         blink_url = chosen.blink_url
@@ -115,3 +158,12 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
 def _origin(url: str) -> str:
     parts = urlsplit(url)
     return f"{parts.scheme}://{parts.netloc}"
+
+
+def _public(url: str) -> str:
+    """A URL as a log may show it: no user name, password, query or fragment."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{parts.port}" if parts.port else ""
+    return f"{parts.scheme}://{host}{port}{parts.path}"
