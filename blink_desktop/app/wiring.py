@@ -89,6 +89,7 @@ def build(settings: Settings) -> App:
         app = _build(settings, mode, store)
     except BaseException:
         store.close()
+        logging.getLogger(EMULATOR_LOGGER).removeFilter(EMULATOR_REQUESTS)
         raise
     where = (
         f"your server at {_public(str(settings.backend_url))}"
