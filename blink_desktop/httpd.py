@@ -87,15 +87,14 @@ class JsonErrors:
         def on_error(error: bottle.HTTPError) -> str:
             status = error.status_code if error.status_code in (404, 405) else 500
             if status == 500 and error.exception is not None:
-                self.log.error(
-                    "internal error on %s %s: %r\n%s",
-                    bottle.request.method,
-                    redactor.scrub(bottle.request.path),
-                    error.exception,
-                    error.traceback,
-                )
+                where = f"{bottle.request.method} {redactor.scrub(bottle.request.path)}"
+                # One line a person reads; the traceback is for whoever debugs, at DEBUG.
+                self.log.error("internal error on %s: %r", where, error.exception)
+                self.log.debug("traceback of the error on %s:\n%s", where, error.traceback)
+            problem = self.fallback(status)
+            bottle.response.status = problem.status  # the status always matches the body
             bottle.response.content_type = JSON
-            return json.dumps(self.fallback(status).body())
+            return json.dumps(problem.body())
 
         app.default_error_handler = on_error
 

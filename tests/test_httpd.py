@@ -95,12 +95,15 @@ def test_answers_and_errors_are_json_in_the_products_envelope(
         assert (missing.status_code, missing.json()["message"]) == (404, "fallback 404")
         wrong = requests.post(f"{serving.url}/ok", timeout=10)
         assert (wrong.status_code, wrong.json()["message"]) == (405, "fallback 405")
-        with caplog.at_level(logging.INFO, logger="tests.httpd"):
+        with caplog.at_level(logging.DEBUG, logger="tests.httpd"):
             crash = requests.get(f"{serving.url}/crash?access_token=abc", timeout=10)
         assert (crash.status_code, crash.json()["message"]) == (500, "fallback 500")
         assert "secret detail" not in crash.text
     lines = [r.getMessage() for r in caplog.records]
-    assert any("internal error on GET /crash" in line for line in lines)
+    [error] = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
+    assert error.startswith("internal error on GET /crash: RuntimeError('secret detail')")
+    assert "Traceback" not in error  # one line at ERROR; the traceback only at DEBUG
+    assert any(r.levelno == logging.DEBUG and "Traceback" in r.getMessage() for r in caplog.records)
     assert any(line.startswith("GET /crash?access_token=[redacted] 500 ") for line in lines)
 
 
