@@ -23,6 +23,9 @@ class BackendClient:
             setting="BLINK_DESKTOP_BACKEND_URL",
             idempotent_posts=("/user", "/access_token"),
             unretried=("/connections",),
+            # A server that says when to come back (Basiq's /token limit) is answered at once:
+            # the person sees when to retry instead of a window frozen for 30 s.
+            wait_out_retry_after=False,
         )
         self.base_url = self.http.base_url
         self._client_id = client_id
@@ -48,6 +51,11 @@ class BackendClient:
                 f"Your server refused this app's client id ({message}). "
                 "Check BLINK_DESKTOP_CLIENT_ID with whoever runs the server."
             )
+        code = (
+            answer.get("error", {}).get("code") if isinstance(answer.get("error"), dict) else None
+        )
+        if code == "upstream-rate-limited":
+            raise ApiUnavailable(f"Your server is being limited by Basiq: {message}")
         if status in (502, 503, 504):
             raise ApiUnavailable(f"Your server could not reach Basiq ({message}). Retry later.")
         if status >= 400 or answer.get("success") is not True:

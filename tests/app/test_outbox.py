@@ -157,3 +157,21 @@ def test_reports_are_not_retried_twice_over_so_a_dead_server_costs_milliseconds(
     assert time.monotonic() - began < 1.0  # was about 1.8 s a report with urllib3's retries
     assert all(report.attempts == 1 for report in store.pending_reports())
     store.close()
+
+
+def test_the_app_is_told_at_once_when_basiq_limits_your_server(tmp_path: Path) -> None:
+    """Past Basiq's /token limit the app waited out the server's Retry-After: 3 x 10 s."""
+    with Emulator(token_rate_limit=2) as limited:
+        settings = load_settings(api_key=limited.api_key, api_url=limited.url, client_ids=[CLIENT])
+        server = build_server(settings, database=tmp_path / "server.sqlite")
+        try:
+            with serving(server.app) as url:
+                backend = BackendClient(url, CLIENT)
+                user = backend.basiq_user("me@x.co")  # takes the server token: one of two
+                backend.client_token(user)  # the second
+                started = time.monotonic()
+                with pytest.raises(ApiUnavailable, match="limited by Basiq.*Retry in \\d+ s"):
+                    backend.client_token(user)
+                assert time.monotonic() - started < 2
+        finally:
+            server.close()
