@@ -249,17 +249,21 @@ def _open_store(settings: Settings) -> Store | None:
 def _connections(args: argparse.Namespace, settings: Settings) -> int:
     from blink_desktop.app.store import StoredConnection
 
+    # The logo is an image (a data: URL) for the window; it would only bury the text here.
+    columns = [f.name for f in fields(StoredConnection) if f.name != "logo"]
     store = _open_store(settings)
     rows = []
     if store is not None:
         try:
-            rows = [asdict(item) for item in store.connections()]
+            rows = [
+                {name: value for name, value in asdict(item).items() if name in columns}
+                for item in store.connections()
+            ]
         finally:
             store.close()
     if args.json:
         print(json.dumps(rows, indent=2))
     elif args.csv:
-        columns = [f.name for f in fields(StoredConnection)]
         writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
         writer.writeheader()
         writer.writerows(rows)
@@ -268,7 +272,8 @@ def _connections(args: argparse.Namespace, settings: Settings) -> int:
     else:
         for row in rows:
             name = row["institution"] or "(bank not named yet)"
-            print(f"{row['id']}  {name:<24} {row['status']:<10} {row['created']}")
+            line = f"{row['id']}  {name:<24} {row['status']:<10} {row['created']}"
+            print(f"{line}  {row['detail']}" if row.get("detail") else line)
     return 0
 
 

@@ -67,6 +67,20 @@ def test_connections_as_json_csv_and_text(tmp_path: Path) -> None:
     assert "conn-1" in run("connections").stdout
 
 
+def test_a_connections_logo_and_detail_as_the_command_line_shows_them(tmp_path: Path) -> None:
+    store = Store(tmp_path / "data" / DATABASE)
+    record_success(store)
+    with store.writing("the bank") as tx:
+        tx.set_institution("conn-1", "Hooli", "data:image/svg+xml;base64," + "A" * 50_000)
+    store._db.execute("UPDATE connections SET detail = 'Everyday ••1234'")
+    store.close()
+    [row] = json.loads(run("connections", "--json").stdout)
+    assert "logo" not in row and row["detail"] == "Everyday ••1234"
+    csv_text = run("connections", "--csv").stdout
+    assert "data:image" not in csv_text and "logo" not in csv_text.splitlines()[0].split(",")
+    assert "Hooli" in run("connections").stdout and "Everyday ••1234" in run("connections").stdout
+
+
 def test_events_as_json_and_text(tmp_path: Path) -> None:
     seed(tmp_path / "data")
     events = json.loads(run("events", "--json").stdout)
