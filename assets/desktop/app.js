@@ -1,9 +1,20 @@
 // The desktop host page. Blink and its events come through the JS control; the only
 // desktop-specific part is handing accepted events to Python through the bridge, with its token.
 // Blink's event names come from the bridge (bootstrap().events), the one list Python keeps.
+//
+// Messages: one at a time, current, in our own words. While Blink is on screen it shows its own
+// results, so the panel adds nothing to a failure Blink displays; the panel's line is for what
+// only the app knows (retrieving the data after Blink's success, a slow Blink, our own errors),
+// and any new event from Blink clears it. The main notice tells what happened after the panel
+// closed (a connection that finished later, or did not).
 import Basiq from "../control/blink-control.js";
 
 const $ = (id) => document.getElementById(id);
+
+// Without Blink's handshake by then, our close button comes back with a word on what is wrong.
+const HANDSHAKE_TIMEOUT_MS = 10000;
+const FOLLOW_INTERVAL_MS = 1000;
+const FOLLOW_ATTEMPTS = 600;
 
 // window.pywebview appears after load; every call waits for it, so nothing is lost before then.
 const ready = new Promise((resolve) => {
@@ -13,8 +24,13 @@ const ready = new Promise((resolve) => {
 
 async function py(name, ...args) {
   await ready;
+  const method = window.pywebview.api[name];
+  if (typeof method !== "function") {
+    // An older bridge: callers treat this as "not available" and carry on.
+    return { ok: false, missing: true, error: `blink-desktop cannot ${name} yet.`, retry: false };
+  }
   try {
-    return await window.pywebview.api[name](window.pywebview.token, ...args);
+    return await method(window.pywebview.token, ...args);
   } catch (error) {
     return { ok: false, error: `blink-desktop could not answer (${error.message || error}).`, retry: true };
   }
@@ -23,7 +39,12 @@ async function py(name, ...args) {
 let boot = null;
 let blink = null;
 let forwarding = Promise.resolve();
-const following = new Map(); // job id -> latest progress
+let attempt = null; // the open panel's connect attempt
+let listed = []; // every connection Python holds, for every person
+const seen = new Set(); // connection ids the person already knows about
+const following = new Map(); // job id -> {connection, done, label, attempt}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function notice(text, kind = "info") {
   const box = $("notice");
@@ -45,73 +66,158 @@ const STATUS = {
   failed: "Failed",
 };
 
+function initial(item) {
+  const span = document.createElement("span");
+  span.className = "item-logo";
+  span.textContent = (item.institution || "?").slice(0, 1);
+  return span;
+}
+
+function logoOf(item) {
+  if (!item.logo) return initial(item);
+  const img = document.createElement("img");
+  img.className = "item-logo";
+  img.alt = "";
+  img.addEventListener("error", () => img.replaceWith(initial(item)), { once: true });
+  img.src = item.logo;
+  return img;
+}
+
+function progressOf(connectionId) {
+  return [...following.values()].find((entry) => entry.connection === connectionId && !entry.done);
+}
+
 function card(item) {
   const li = document.createElement("li");
   li.className = "item";
   li.dataset.id = item.id;
   li.dataset.status = item.status;
-  const logo = document.createElement(item.logo ? "img" : "span");
-  logo.className = "item-logo";
-  if (item.logo) {
-    logo.src = item.logo;
-    logo.alt = "";
-  } else {
-    logo.textContent = (item.institution || "?").slice(0, 1);
-  }
   const body = document.createElement("div");
   body.className = "item-body";
   const name = document.createElement("p");
   name.className = "item-name";
   name.textContent = item.institution || "Bank connection";
+  body.append(name);
+  if (typeof item.detail === "string" && item.detail.trim()) {
+    const detail = document.createElement("p");
+    detail.className = "item-detail";
+    detail.textContent = item.detail;
+    body.append(detail);
+  }
   const meta = document.createElement("p");
   meta.className = "item-meta";
   meta.textContent = `Connected ${when(item.created)}`;
   const id = document.createElement("code");
   id.className = "item-id";
   id.textContent = item.id;
-  body.append(name, meta, id);
+  body.append(meta, id);
   const status = document.createElement("span");
   status.className = `status status-${item.status}`;
   status.textContent = STATUS[item.status] || item.status;
-  const progress = [...following.values()].find((p) => p.connection === item.id && !p.done);
+  const progress = item.status === "connected" && progressOf(item.id);
   if (progress) status.textContent = progress.label;
-  li.append(logo, body, status);
+  li.append(logoOf(item), body, status);
   return li;
 }
 
-function renderList(items) {
-  $("connections").replaceChildren(...items.map(card));
-  $("empty").hidden = items.length > 0;
+// The current person's connections: the store keeps everyone's, each with its Basiq user id.
+// A bridge that does not say whose the list is (no bootstrap().user_id) gets every connection.
+function mine(items) {
+  const user = boot && boot.user_id;
+  return user ? items.filter((item) => item.user_id === user) : items;
 }
 
-async function refreshList() {
+function renderList(items, { quiet = false } = {}) {
+  listed = items;
+  const shown = mine(items);
+  $("connections").replaceChildren(...shown.map(card));
+  $("empty").hidden = shown.length > 0;
+  // A connection nobody saw arrive (it finished after the panel closed, or was found at
+  // Basiq) is announced once, when it is active: a pending one may yet fail.
+  const fresh = shown.filter((item) => !seen.has(item.id) && (quiet || item.status === "active"));
+  fresh.forEach((item) => seen.add(item.id));
+  if (fresh.length && !quiet) {
+    const names = fresh.map((item) => item.institution || "A bank").join(", ");
+    notice(`${names} connected and added to your list.`, "success");
+  }
+}
+
+async function refreshList(options) {
   const reply = await py("connections");
-  if (reply.ok) renderList(reply.connections);
+  if (reply.ok) renderList(reply.connections, options);
   else notice(reply.error, "error");
+}
+
+// Basiq may hold connections this computer never heard of (a job that finished after the
+// panel closed, or another device): list them there and adopt what the store lacks.
+async function reconcile() {
+  const reply = await py("reconcile");
+  if (reply.ok && Array.isArray(reply.connections)) renderList(reply.connections);
+  else if (!reply.ok && !reply.missing) console.warn("reconcile:", reply.error);
 }
 
 // Who is connecting
 
-function askWho() {
-  $("who").hidden = false;
-  $("connect").disabled = true;
-  $("who-input").focus();
+function showIdentity() {
+  const known = Boolean(boot && boot.identifier);
+  $("identity").hidden = !known;
+  $("identity-name").textContent = known ? boot.identifier : "";
 }
+
+function askWho({ switching = false } = {}) {
+  const form = $("who");
+  form.hidden = false;
+  form.dataset.switching = String(switching);
+  $("who-cancel").hidden = !switching;
+  $("who-error").hidden = true;
+  $("who-input").removeAttribute("aria-invalid");
+  $("who-input").value = switching ? boot.identifier || "" : "";
+  $("connect").disabled = true;
+  $("switch").disabled = true;
+  $("who-input").focus();
+  if (switching) $("who-input").select();
+}
+
+function closeWho() {
+  $("who").hidden = true;
+  $("connect").disabled = !boot.identifier;
+  $("switch").disabled = false;
+}
+
+$("who-cancel").addEventListener("click", () => {
+  closeWho();
+  $("switch").focus();
+});
 
 $("who").addEventListener("submit", async (event) => {
   event.preventDefault();
+  const switching = $("who").dataset.switching === "true";
   const reply = await py("set_identifier", $("who-input").value);
   $("who-error").hidden = reply.ok;
   if (!reply.ok) {
     $("who-error").textContent = reply.error;
     $("who-input").setAttribute("aria-invalid", "true");
+    $("who-input").focus();
     return;
   }
+  const changed = reply.identifier !== boot.identifier;
   boot.identifier = reply.identifier;
-  $("who").hidden = true;
-  $("connect").disabled = false;
-  openPanel();
+  if (changed) boot.user_id = reply.user_id; // undefined from an older bridge: list everyone's
+  closeWho();
+  showIdentity();
+  if (!switching) {
+    openPanel();
+    return;
+  }
+  $("connect").focus();
+  if (!changed) return;
+  notice("");
+  seen.clear();
+  await refreshList({ quiet: true }); // this person's list as the store has it
+  reconcile(); // and whatever Basiq holds for them that this computer never saw
 });
+
+$("switch").addEventListener("click", () => askWho({ switching: true }));
 
 // The connect panel
 
@@ -120,6 +226,7 @@ function panelState(state, text = "") {
   $("panel-error").hidden = state !== "error";
   $("blink-host").hidden = state !== "blink";
   $("panel-error-text").textContent = state === "error" ? text : "";
+  if (state !== "blink") closeControl("app"); // no Blink on screen: only ours can close
 }
 
 function panelStatus(text, kind = "info") {
@@ -129,24 +236,51 @@ function panelStatus(text, kind = "info") {
   line.hidden = !text;
 }
 
+// One visible close control: ours until Blink's handshake shows Blink (and its own close
+// button, which reports cancellation) is alive; ours again if Blink never says hello or goes.
+// Escape, Ctrl+W and Ctrl+Q close the panel (Ctrl+Q the window) wherever focus is.
+function closeControl(owner) {
+  const box = $("panel-box");
+  if (box.dataset.close === owner) return;
+  const hadFocus = document.activeElement === $("panel-close");
+  box.dataset.close = owner;
+  $("panel-close").hidden = owner !== "app";
+  if (hadFocus && owner !== "app") box.focus({ preventScroll: true });
+}
+
+function setInert(on) {
+  for (const element of document.querySelectorAll("body > header, body > main, body > footer")) {
+    element.inert = on;
+  }
+}
+
 async function openPanel() {
   if (!boot.identifier) return askWho();
+  const current = { jobId: null, verdict: null, handshake: false, timer: null, ended: false };
+  attempt = current;
+  notice("");
   $("panel").hidden = false;
+  setInert(true);
   panelStatus("");
   panelState("loading");
   $("panel-close").focus();
   const reply = await py("start_connect", window.location.origin);
-  if ($("panel").hidden) return; // closed while we waited
+  if (attempt !== current) return; // closed while we waited
+  // The Basiq user this identity connects as, created on first connect when bootstrap had none.
+  if (reply.ok && "user_id" in boot && reply.user_id && boot.user_id !== reply.user_id) {
+    boot.user_id = reply.user_id;
+    refreshList({ quiet: true });
+  }
   if (!reply.ok) {
     panelState("error", reply.error);
     $("panel-retry").hidden = reply.retry === false;
-    $("panel-retry").focus();
+    ($("panel-retry").hidden ? $("panel-close") : $("panel-retry")).focus();
     return;
   }
-  showBlink(reply);
+  showBlink(reply, current);
 }
 
-function showBlink(start) {
+function showBlink(start, current) {
   destroyBlink();
   panelState("blink");
   blink = new Basiq({
@@ -160,42 +294,81 @@ function showBlink(start) {
     element: $("blink-host"),
     timeout: 0,
   });
-  blink.addListener(boot.events, (payload, event) => forward(event, payload));
+  blink.addListener(boot.events, (payload, event) => forward(event, payload, current));
   blink.addListener("rejected", (info) => reportDropped(info && info.origin));
   blink.render();
+  current.timer = setTimeout(() => {
+    if (attempt !== current || current.handshake) return;
+    closeControl("app");
+    panelStatus("The bank connection page has not answered. Close it and try again if it stays like this.", "warn");
+  }, HANDSHAKE_TIMEOUT_MS);
 }
 
 function destroyBlink() {
   if (!blink) return;
-  const current = blink;
+  const control = blink;
   blink = null;
   try {
-    current.destroy();
+    control.destroy();
   } catch (error) {
     // The control destroys itself after cancellation and completion.
   }
 }
 
+/** Close the panel, however asked (our button, Escape, Ctrl+W, Blink's close or Done). */
 function closePanel() {
+  if ($("panel").hidden) return false;
+  const ended = attempt;
+  attempt = null;
   destroyBlink();
   $("panel").hidden = true;
+  setInert(false);
+  panelStatus("");
   panelState("loading");
   $("connect").focus();
+  if (ended) endAttempt(ended);
+  return true;
+}
+
+// The attempt is over for the person, not necessarily at Basiq: a job Blink started goes on
+// after the panel closes. Follow it to its end, unless Blink already said how it ended; then
+// ask Basiq for anything the store still lacks (a job whose id never reached us included).
+async function endAttempt(ended) {
+  ended.ended = true;
+  clearTimeout(ended.timer);
+  await forwarding; // the events Blink sent before the panel closed, the job's id among them
+  if (ended.jobId && !ended.verdict) await follow(ended.jobId, null, ended);
+  await reconcile();
 }
 
 $("connect").addEventListener("click", () => openPanel());
 $("panel-retry").addEventListener("click", () => openPanel());
 $("panel-close").addEventListener("click", () => closePanel());
+
+// Keys the host page sees itself (focus outside Blink). The window catches the same keys
+// wherever focus is, Blink included, and calls window.desktop.shortcut().
+function escape() {
+  if (closePanel()) return true;
+  if (!$("who").hidden && $("who").dataset.switching === "true") {
+    $("who-cancel").click();
+    return true;
+  }
+  return false;
+}
+
 document.addEventListener("keydown", (event) => {
-  if (event.key === "Escape" && !$("panel").hidden) closePanel();
+  if (event.key === "Escape" && escape()) event.preventDefault();
 });
 
 // Blink's events, in order, to Python; then what they mean for the window
 
-function forward(event, payload) {
+function forward(event, payload, current) {
   const data = JSON.stringify(payload === undefined ? { event } : { event, payload });
   const message = { origin: boot.blink_origin, data };
-  forwarding = forwarding.then(() => py("receive", message)).then(handle);
+  forwarding = forwarding
+    .then(() => py("receive", message))
+    .then((outcome) => handle(outcome, current))
+    .catch((error) => console.error(`[desktop] handling ${event} failed:`, error)); // the next goes on
   return forwarding;
 }
 
@@ -208,25 +381,35 @@ function reportDropped(origin) {
   });
 }
 
-function failureText(failure) {
-  if (!failure) return "The bank could not be connected.";
-  return [failure.title, failure.detail].filter(Boolean).join(" ");
-}
-
-function handle(outcome) {
+function handle(outcome, current = attempt) {
+  const live = Boolean(current) && current === attempt;
   if (!outcome.ok) {
-    panelStatus(outcome.error, "error");
+    // Our own trouble (the event could not be saved): Blink cannot know, so we say it.
+    if (live) panelStatus(outcome.error, "error");
+    else notice(outcome.error, "error");
     return;
   }
-  if (!outcome.accepted) return;
-  if (outcome.event === "connection" && outcome.success) {
-    panelStatus("Connected. Retrieving your accounts and transactions…", "success");
-    if (outcome.job_id) follow(outcome.job_id, outcome.connection && outcome.connection.id);
+  if (!outcome.accepted) return; // logged as rejected, with the reason, in the event log
+  if (live) panelStatus(""); // whatever we said before is no longer current
+  const { event } = outcome;
+  if (current && outcome.job_id && (event === "job" || !current.jobId)) current.jobId = outcome.job_id;
+  if (event === "handshake") {
+    if (current) current.handshake = true;
+    if (live) closeControl("blink");
+  } else if (event === "job" && outcome.success !== false) {
+    if (current) current.verdict = null; // a new attempt inside the same panel
+  } else if (event === "connection" && outcome.success) {
+    if (current) current.verdict = "connected";
+    const connectionId = outcome.connection && outcome.connection.id;
+    if (connectionId) seen.add(connectionId);
+    if (live) panelStatus("Connected. Retrieving your accounts…", "success");
+    if (outcome.job_id) follow(outcome.job_id, connectionId, current);
     refreshList();
-  } else if ((outcome.event === "connection" || outcome.event === "job") && outcome.success === false) {
-    panelStatus(`Not connected: ${failureText(outcome.failure)}`, "error");
-  } else if (outcome.event === "cancellation" || outcome.event === "completion") {
-    closePanel();
+  } else if (event === "connection" || event === "job") {
+    // Blink shows this failure itself, with its own "Try again": nothing to add over it.
+    if (current) current.verdict = "failed";
+  } else if (event === "cancellation" || event === "completion") {
+    if (live) closePanel();
   }
 }
 
@@ -239,28 +422,83 @@ function label(steps) {
   return running && STEP_NAMES[running.title] ? `Retrieving ${STEP_NAMES[running.title]}…` : "Retrieving data";
 }
 
-async function follow(jobId, connectionId) {
+// Why a job failed, in words a person understands, from its failed step and Basiq's code (the
+// code, when the bridge passes it on). Never Basiq's title and detail glued together.
+function whyNot(steps) {
+  const failed = steps.filter((step) => step.status === "failed");
+  const titles = failed.map((step) => step.title);
+  const code = (failed.find((step) => step.code) || {}).code || "";
+  if (code === "job-timed-out" || code === "mfa-timed-out") {
+    return "the bank's security question was not answered in time.";
+  }
+  if (titles.includes("mfa-challenge")) return "the bank did not accept the answer to its security question.";
+  if (code === "account-not-accessible-requires-user-action") {
+    return "the bank needs you to sign in to its own website or app first.";
+  }
+  if (code === "service-unavailable" || code === "institution-not-available" || code === "maintenance") {
+    return "the bank is not available at the moment. Try again later.";
+  }
+  if (titles.includes("verify-credentials")) return "the bank did not accept the login details.";
+  return "the bank could not be connected.";
+}
+
+function panelProgress(entry, text, kind) {
+  if (entry.attempt && entry.attempt === attempt) panelStatus(text, kind);
+}
+
+async function follow(jobId, connectionId, owner = null) {
   if (following.has(jobId)) return;
-  following.set(jobId, { connection: connectionId, done: false, label: "Retrieving data" });
-  for (let attempt = 0; attempt < 600; attempt += 1) {
+  const entry = { connection: connectionId || null, done: false, label: "Retrieving data", attempt: owner };
+  following.set(jobId, entry);
+  for (let round = 0; round < FOLLOW_ATTEMPTS; round += 1) {
     const reply = await py("progress", jobId);
     if (reply.ok) {
-      following.set(jobId, { connection: connectionId, done: reply.done, label: label(reply.steps) });
+      const steps = Array.isArray(reply.steps) ? reply.steps : [];
+      entry.connection = reply.connection_id || entry.connection;
+      entry.label = label(steps);
+      entry.done = Boolean(reply.done);
+      if (!entry.done && entry.connection) panelProgress(entry, `Connected. ${entry.label}`, "success");
       await refreshList();
-      if (reply.done) {
-        if (reply.failed) notice("The bank connected, but retrieving its data failed. Try again later.", "error");
+      if (entry.done) {
+        finished(entry, reply, steps);
         return;
       }
+    } else if (reply.retry === false) {
+      entry.done = true; // the bridge cannot follow this job (any more); reconcile still can
+      return;
     }
-    await new Promise((resolve) => setTimeout(resolve, 1000));
+    await sleep(FOLLOW_INTERVAL_MS);
   }
 }
 
-// basiq:// mode: Python catches the navigations and hands us what it made of them
+function finished(entry, reply, steps) {
+  const verified = !steps.some((step) => step.title === "verify-credentials" && step.status === "failed");
+  const inPanel = entry.attempt && entry.attempt === attempt;
+  if (!reply.failed) {
+    panelProgress(entry, "", "info"); // the row says Active: the line has nothing left to say
+    return;
+  }
+  if (verified && entry.connection) {
+    const text = "The bank connected, but retrieving its accounts failed. Try again later.";
+    if (inPanel) panelStatus(text, "error");
+    else notice(text, "error");
+  } else if (!inPanel) {
+    // The person left before Blink could say (Blink shows it itself while it is open).
+    notice(`Not connected: ${whyNot(steps)}`, "error");
+  }
+}
+
+// The window's own keys (Qt), and basiq:// mode: Python calls these
 
 window.desktop = {
   onSchemeOutcome(outcome) {
     handle({ ok: true, ...outcome });
+  },
+  /** "escape" or "close" pressed anywhere in the window; true if the page did something. */
+  shortcut(action) {
+    if (action === "escape") return escape();
+    if (action === "close") return closePanel();
+    return false;
   },
 };
 
@@ -273,9 +511,17 @@ async function start() {
   boot = reply;
   document.body.dataset.mode = boot.mode;
   $("mode-badge").hidden = boot.mode !== "emulator";
+  showIdentity();
+  // bootstrap() has asked Basiq already when it says what it found; the rest are known.
+  const found = Array.isArray(boot.found) ? boot.found : [];
+  boot.connections.forEach((item) => found.includes(item.id) || seen.add(item.id));
   renderList(boot.connections);
-  if (boot.identifier) $("connect").disabled = false;
-  else askWho();
+  if (boot.identifier) {
+    $("connect").disabled = false;
+    if (!Array.isArray(boot.found)) reconcile();
+  } else {
+    askWho();
+  }
 }
 
 start();
