@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -46,6 +47,8 @@ def run(settings: Settings, *, debug: bool = False) -> int:
         )
         if window is None:
             raise SettingsError("The window could not be created.")
+        if qt:
+            install_shortcuts(window)
         if settings.transport == "scheme":
             _intercept_scheme(window, app.service)
         elif qt:
@@ -88,3 +91,44 @@ def _intercept_scheme(window: Any, service: ConnectService) -> None:
         ).start()
 
     navigation.install(window, on_url)
+
+
+# The window's own keys: each asks the page first ("escape", "close"), or quits.
+SHORTCUTS = {"Escape": "escape", "Ctrl+W": "close", "Ctrl+Q": "quit"}
+
+
+def install_shortcuts(window: Any) -> None:
+    """Escape, Ctrl+W and Ctrl+Q for the whole window, wherever focus is (Qt).
+
+    A key pressed while focus is inside Blink goes to Blink's cross-origin frame, and the host
+    page never sees it; the window sees every key first. Escape closes the connect panel;
+    Ctrl+W closes the panel if it is open, else the window; Ctrl+Q quits. The page says whether
+    it did something (``window.desktop.shortcut``), asked without blocking the GUI thread.
+    Call before ``webview.start()``.
+    """
+
+    def before_show() -> None:
+        from qtpy.QtCore import Qt
+        from qtpy.QtGui import QKeySequence, QShortcut  # type: ignore[attr-defined]
+        from qtpy.QtWidgets import QApplication
+
+        native: Any = window.native  # typed None by pywebview until the GUI sets it
+
+        def press(action: str) -> None:
+            if action == "quit":
+                QApplication.closeAllWindows()  # the last window closed ends webview.start()
+                return
+
+            def answered(handled: object) -> None:
+                if action == "close" and handled is not True:
+                    native.close()
+
+            script = f"window.desktop ? window.desktop.shortcut({json.dumps(action)}) : false"
+            native.webview.page().runJavaScript(script, 0, answered)
+
+        for keys, action in SHORTCUTS.items():
+            shortcut = QShortcut(QKeySequence(keys), native)
+            shortcut.setContext(Qt.ShortcutContext.WindowShortcut)
+            shortcut.activated.connect(functools.partial(press, action))
+
+    window.events.before_show += before_show

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -126,17 +127,22 @@ def desktop(tmp_path: Path) -> Iterator[Callable[..., Desktop]]:
     started: list[subprocess.Popen[bytes]] = []
     sockets: list[CDP] = []
 
-    def start(command: Sequence[str] = SOURCE_APP, **settings: str | None) -> Desktop:
+    def start(
+        command: Sequence[str] = SOURCE_APP, *, display: str | None = None, **settings: str | None
+    ) -> Desktop:
+        """The app offscreen, or on an X display (for real keys and clicks) when given one."""
         port = free_port()
         env = {
             **os.environ,
-            "QT_QPA_PLATFORM": "offscreen",
+            "QT_QPA_PLATFORM": "offscreen" if display is None else "xcb",
             "QTWEBENGINE_REMOTE_DEBUGGING": str(port),
             "BLINK_DESKTOP_DATA_DIR": str(tmp_path / "data"),
             "BLINK_DESKTOP_LOG_DIR": str(tmp_path / "logs"),
             "BLINK_DESKTOP_USER": "gavin@hooli.com",
             "BLINK_DESKTOP_EMULATOR_JOB_SPEED": "20",
         }
+        if display is not None:
+            env["DISPLAY"] = display
         for name, value in settings.items():
             if value is None:
                 env.pop(f"BLINK_DESKTOP_{name.upper()}", None)
@@ -543,3 +549,124 @@ def test_each_row_names_its_accounts_under_the_bank(desktop: Callable[..., Deskt
         "(document.querySelector('#connections .item-name + .item-detail'))",
         10,
     )
+
+
+# -------------------------------------------------------------------------------------------------
+# The window's keys (issue 11, item 5), with real keys on a real X display. DevTools key events
+# go straight to the page and never pass through Qt, so they cannot show a window shortcut works.
+
+
+@pytest.fixture
+def x_display(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A private Xvfb display; skipped, saying what to install, where there is none."""
+    missing = [tool for tool in ("Xvfb", "xdotool") if shutil.which(tool) is None]
+    if missing:
+        pytest.skip(f"real key presses need {' and '.join(missing)}: apt-get install xvfb xdotool")
+    read, write = os.pipe()
+    server = subprocess.Popen(
+        ["Xvfb", "-displayfd", str(write), "-screen", "0", "1280x900x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    os.close(write)
+    try:
+        with os.fdopen(read) as chosen:
+            number = chosen.readline().strip()  # Xvfb writes it once it is ready
+        assert number, "Xvfb did not start"
+        display = f":{number}"
+        monkeypatch.setenv("DISPLAY", display)
+        monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+        from blink_desktop.app.display import check_qt
+        from blink_desktop.errors import SettingsError
+
+        try:
+            check_qt()
+        except SettingsError as exc:
+            pytest.skip(str(exc))
+        yield display
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@dataclass
+class Xdo:
+    """Real mouse and keyboard input into one X window, through xdotool."""
+
+    display: str
+    window: str
+
+    @classmethod
+    def find(cls, display: str, title: str = "blink-desktop") -> Xdo:
+        def search() -> str | None:
+            found = cls.run(display, "search", "--onlyvisible", "--name", f"^{title}$", check=False)
+            return found.split()[0] if found.split() else None
+
+        return cls(display, wait_for(search, timeout=20))
+
+    @staticmethod
+    def run(display: str, *args: str, check: bool = True) -> str:
+        result = subprocess.run(
+            ["xdotool", *args],
+            env={**os.environ, "DISPLAY": display},
+            capture_output=True,
+            text=True,
+            timeout=20,
+            check=check,
+        )
+        return result.stdout
+
+    def click(self, x: float, y: float) -> None:
+        """Click at window coordinates (the page's CSS pixels: Xvfb's scale is 1)."""
+        self.run(self.display, "mousemove", "--window", self.window, str(round(x)), str(round(y)))
+        self.run(self.display, "click", "1")
+
+    def key(self, *keys: str) -> None:
+        self.run(self.display, "key", *keys)
+
+    def type(self, text: str) -> None:
+        self.run(self.display, "type", text)
+
+
+def focus_inside_blink(app: Desktop, frame: Frame, xdo: Xdo) -> None:
+    """Click into Blink's search field with the real mouse and type there with real keys."""
+    left, top = app.cdp.evaluate(f"(r => [r.left, r.top])({IFRAME}.getBoundingClientRect())")
+    x, y = frame.element_center("#search")
+    xdo.click(left + x, top + y)
+    frame.wait_for("document.activeElement.id === 'search'", 10)
+    xdo.type("hoo")
+    frame.wait_for("document.getElementById('search').value === 'hoo'", 10)
+    assert app.cdp.evaluate(f"document.activeElement === {IFRAME}")
+
+
+def test_escape_closes_the_panel_while_focus_is_inside_blink(
+    desktop: Callable[..., Desktop], x_display: str
+) -> None:
+    app = desktop(display=x_display)
+    frame = app.connect_click()
+    xdo = Xdo.find(x_display)
+    focus_inside_blink(app, frame, xdo)
+    xdo.key("Escape")
+    app.cdp.wait_for("document.getElementById('panel').hidden", 10)
+    assert app.cdp.evaluate("document.activeElement.id") == "connect"
+    assert app.process.poll() is None
+
+
+def test_ctrl_w_closes_the_panel_then_the_window_and_ctrl_q_quits(
+    desktop: Callable[..., Desktop], x_display: str
+) -> None:
+    app = desktop(display=x_display)
+    frame = app.connect_click()
+    xdo = Xdo.find(x_display)
+    focus_inside_blink(app, frame, xdo)
+    xdo.key("ctrl+w")
+    app.cdp.wait_for("document.getElementById('panel').hidden", 10)
+    assert app.process.poll() is None
+    xdo.key("ctrl+w")
+    assert app.process.wait(timeout=20) == 0
+    again = desktop(display=x_display)
+    frame = again.connect_click()
+    focus_inside_blink(again, frame, Xdo.find(x_display))
+    Xdo.find(x_display).key("ctrl+q")
+    assert again.process.wait(timeout=20) == 0
