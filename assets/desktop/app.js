@@ -431,7 +431,11 @@ function whyNot(steps) {
   if (code === "job-timed-out" || code === "mfa-timed-out") {
     return "the bank's security question was not answered in time.";
   }
-  if (titles.includes("mfa-challenge")) return "the bank did not accept the answer to its security question.";
+  if (titles.includes("mfa-challenge")) {
+    // Without Basiq's code a wrong answer and one that came too late look the same.
+    if (!code) return "the answer to the bank's security question was wrong or came too late.";
+    return "the bank did not accept the answer to its security question.";
+  }
   if (code === "account-not-accessible-requires-user-action") {
     return "the bank needs you to sign in to its own website or app first.";
   }
