@@ -63,6 +63,10 @@ class Settings(BaseSettings):
     client_ids: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Client ids `serve` accepts, comma-separated."
     )
+    database_url: str | None = Field(
+        default=None,
+        description="`serve`'s database: a SQLite file path, or a postgresql:// URL.",
+    )
     basiq_version: Literal["2.0", "2.1", "3.0"] = Field(
         default="2.1", description="basiq-version for tokens (2.1 adds MFA; 3.0 binds tokens)."
     )
@@ -84,6 +88,14 @@ class Settings(BaseSettings):
             return Identifier.parse(value).value
         except ValueError:
             raise ValueError("expected an email address or a mobile number") from None
+
+    @field_validator("database_url")
+    @classmethod
+    def _database(cls, value: str | None) -> str | None:
+        value = value.strip() if value else None
+        if value and "://" in value and not value.startswith(("postgresql://", "postgres://")):
+            raise ValueError("expected a SQLite file path or a postgresql://… URL")
+        return value or None
 
     @field_validator("client_ids", mode="before")
     @classmethod
@@ -155,7 +167,7 @@ def _explain(exc: ValidationError, config: Path) -> str:
     return "\n".join(lines)
 
 
-_SECRET_FIELDS = {"api_key"}
+_SECRET_FIELDS = {"api_key", "database_url"}  # a URL may hold a password
 
 
 def _accepted(error: Any) -> str:

@@ -3,11 +3,14 @@
 - `routes`: the WSGI app (bottle): `POST /user`, `POST /access_token`, `POST /connections`,
   `GET /users/{id}/connections`, `GET /health`.
 - `bodies`: the request bodies as pydantic models, and the server's error answers.
-- `store`: the server's own database (users, reported connections).
+- `store`: the server's own database (users, reported connections), on SQLite; `postgres`:
+  the same on PostgreSQL, for several workers and machines.
+- `gunicorn_config`: gunicorn's settings for serving it with several worker processes.
 
 `build_server` puts them together with an upstream from `upstream.py` (Basiq with the API key,
 or, for development, an embedded emulator); `wsgi` is the factory for a production WSGI
-server, e.g. `waitress-serve --call blink_desktop.server:wsgi`.
+server, e.g. `gunicorn -c python:blink_desktop.server.gunicorn_config` (several processes) or
+`waitress-serve --call blink_desktop.server:wsgi` (one).
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.errors import BlinkError
 from blink_desktop.httpd import WsgiApp
 from blink_desktop.server.routes import NO_CLIENT_IDS, create_app
-from blink_desktop.server.store import SqliteStore, Store
+from blink_desktop.server.store import Store, is_postgres_url, open_store
 from blink_desktop.settings import Settings, load_settings
 from blink_desktop.upstream import Upstream, key_or_emulator
 
@@ -54,23 +57,29 @@ def build_server(
     settings: Settings,
     *,
     upstream: str | None = None,
-    database: Path | None = None,
+    database: Path | str | None = None,
     client_ids: Sequence[str] = (),
     allow_emulator: bool = True,
 ) -> Server:
     """Basiq at `upstream` (or BLINK_DESKTOP_API_URL, or Basiq itself) with the API key from
     the settings or the keyring; with no key and no URL, an embedded emulator where allowed.
+    The database is `database` (a SQLite file, or a postgresql:// URL), else
+    BLINK_DESKTOP_DATABASE_URL, else server.sqlite in the data folder.
     """
     client_ids = list(client_ids) or settings.client_ids
     if not client_ids:
         raise BlinkError(NO_CLIENT_IDS)  # before an emulator starts for nothing
-    database = database or settings.data_dir / "server.sqlite"
+    location = database or settings.database_url or settings.data_dir / "server.sqlite"
     with ExitStack() as undo:
-        store = SqliteStore(database)  # first: it creates the folder the emulator's state needs
+        store = open_store(location)  # first: it creates the folder the emulator's state needs
         undo.callback(store.close)
         # The emulator's state sits beside the server's, so the users the server remembers
         # stay real across runs.
-        state = database.with_name(database.stem + "-emulator.sqlite")
+        if is_postgres_url(str(location)):
+            state = settings.data_dir / "server-emulator.sqlite"
+        else:
+            file = Path(location)
+            state = file.with_name(file.stem + "-emulator.sqlite")
         chosen = key_or_emulator(settings, state, api_url=upstream, emulate=allow_emulator)
         undo.callback(chosen.close)
         # A Retry-After from Basiq is passed on to the app at once, not waited out while the
@@ -84,5 +93,6 @@ def build_server(
 
 
 def wsgi() -> WsgiApp:
-    """For a production WSGI server: settings from the environment, and never an emulator."""
+    """For a production WSGI server: settings from the environment, and never an emulator.
+    Each worker process calls it once, after the fork, so each has its own database pool."""
     return build_server(load_settings(), allow_emulator=False).app

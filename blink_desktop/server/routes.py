@@ -2,13 +2,15 @@
 mobile demos.
 
 `POST /user {email}` and `POST /access_token {client_id}` answer `{"success": true, "result":
-…}`. Unlike the example, the server looks users up in its own store before creating one,
-requires a known client id (an `X-Client-Id` header, or `client_id` in the body), binds client
-tokens to the user where the API version needs it, and turns Basiq's errors into errors (one
-that says when to come back, such as its /token rate limit, at once: 503 with its Retry-After). It
-records the connections apps report (`POST /connections`), lists them per user
-(`GET /users/{id}/connections`), and answers `GET /health`. Each request is logged once, on
-the `blink_desktop.server` logger.
+…}`. Unlike the example, the server looks users up in its own store before creating one (one
+request creates it, however many ask at once), requires a known client id (an `X-Client-Id`
+header, or `client_id` in the body), binds client tokens to the user where the API version
+needs it, and turns Basiq's errors into errors (one that says when to come back, such as its
+/token rate limit, at once: 503 with its Retry-After). It records the connections apps report
+(`POST /connections`), lists them per user (`GET /users/{id}/connections`), and answers
+`GET /health`. While its database does not answer, each request that needs it gets 503
+`database-unavailable` with a Retry-After. Each request is logged once, on the
+`blink_desktop.server` logger.
 """
 
 from __future__ import annotations
@@ -35,7 +37,7 @@ from blink_desktop.server.bodies import (
     parse,
     path_id,
 )
-from blink_desktop.server.store import Store
+from blink_desktop.server.store import Store, StoreUnavailable
 
 log = logging.getLogger("blink_desktop.server")
 
@@ -79,6 +81,10 @@ def _fallback(status: int) -> Refused:
 
 
 def _convert(exc: Exception) -> Refused | None:
+    if isinstance(exc, StoreUnavailable):  # logged by the store, once per outage
+        refused = Refused(503, str(exc), exc.code)
+        refused.headers["Retry-After"] = str(exc.retry_after)
+        return refused
     if isinstance(exc, RetryLater):
         # 503 rather than 429: this app sent nothing too many; Basiq limits the server as a
         # whole (its /token budget is per address), or is busy. Either way it said when.
@@ -109,14 +115,15 @@ def create_app(keyholder: KeyHolder, store: Store, client_ids: Sequence[str]) ->
         return parse(model, body)
 
     def health() -> bottle.HTTPResponse:
-        return _ok({"status": "ok"})
+        store.check()  # StoreUnavailable: 503 database-unavailable
+        return _ok({"status": "ok", "database": "ok"})
 
     def user() -> bottle.HTTPResponse:
         identifier = posted(UserBody).email
-        basiq_user = store.basiq_user(identifier.value)
-        if basiq_user is None:
-            created = keyholder.basiq_user(identifier.value)
-            basiq_user = store.remember_user(identifier.value, created)
+        # Created at Basiq (not idempotent) by one request, however many ask at once.
+        basiq_user = store.user_for(
+            identifier.value, lambda: keyholder.basiq_user(identifier.value)
+        )
         return _ok({"type": "user", "id": basiq_user, identifier.kind: identifier.value})
 
     def access_token() -> bottle.HTTPResponse:

@@ -1,9 +1,16 @@
 """The reference server's own database: who each person is at Basiq, and the connections that
 apps report.
 
-`Store` is the narrow interface the routes use; `SqliteStore` is its SQLite engine (WAL mode,
-a file readable by its owner only, the schema versioned with PRAGMA user_version). Another
-engine (PostgreSQL, say) only has to offer the same five methods.
+`Store` is the narrow interface the routes use, with two engines: `SqliteStore` here (WAL
+mode, a file readable by its owner only, the schema versioned with PRAGMA user_version), the
+default, for one machine; and `PostgresStore` (`postgres.py`), for several workers and
+machines. `open_store` picks one from BLINK_DESKTOP_DATABASE_URL: a file path, or a
+`postgresql://` URL.
+
+Basiq's POST /users is not idempotent, so `user_for` creates a person's Basiq user under a lock
+that every worker sharing the database honours: here SQLite's own write lock, taken on a
+connection kept for it (SQLite has no finer lock across processes; the other writers wait for
+it, up to the busy timeout, while Basiq answers); on PostgreSQL a lock on the identifier alone.
 
 Before this store existed the server wrote into the desktop app's schema (versions 1 to 3,
 with tables users, connections, events and outbox). Such a file is converted in place on
@@ -13,6 +20,7 @@ at version 4, so an older blink-desktop refuses a converted file instead of misr
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -26,6 +34,12 @@ from blink_desktop import sqlite_file
 from blink_desktop.errors import StoreError
 
 VERSION = 4
+
+USER_WAIT = 30.0
+"""Seconds a request waits for another that is creating the same person's Basiq user (Basiq
+answers POST /users in well under a second; its client gives up after 23 s)."""
+
+Clock = Callable[[], datetime]
 
 # A new file gets the current schema at once.
 SCHEMA: tuple[str, ...] = (
@@ -55,8 +69,31 @@ FROM_APP_SCHEMA: tuple[str, ...] = (
 )
 
 
-def _timestamp(moment: datetime) -> str:
+def timestamp(moment: datetime) -> str:
+    """As the store lists it: UTC, to the millisecond, e.g. 2026-03-01T12:00:00.000Z."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class StoreUnavailable(StoreError):
+    """The database cannot answer now but may soon: the app is told to retry (503)."""
+
+    def __init__(self, message: str, *, code: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.code = code
+        self.retry_after = retry_after
+
+
+def user_being_created() -> StoreUnavailable:
+    return StoreUnavailable(
+        "Another request is creating this person's Basiq user and has not finished. "
+        "Retry in a few seconds.",
+        code="user-being-created",
+        retry_after=2,
+    )
 
 
 @dataclass(frozen=True)
@@ -70,46 +107,75 @@ class ReportedConnection:
 
 
 class Store(Protocol):
-    """What the routes need of a database."""
+    """What the routes need of a database. Every method may raise StoreError, and
+    StoreUnavailable when the database cannot answer now."""
 
     def basiq_user(self, identifier: str) -> str | None:
         """The Basiq user id remembered for this identifier, if any."""
 
-    def remember_user(self, identifier: str, basiq_user_id: str) -> str:
-        """Remember a person's Basiq user; the first one remembered wins, and is returned."""
+    def user_for(self, identifier: str, create: Callable[[], str]) -> str:
+        """The Basiq user remembered for this identifier, or the one `create()` makes now and
+        this remembers. Across every worker and instance sharing the database, one request at a
+        time may create it: the others wait (up to USER_WAIT) and get the same one."""
 
     def report(self, connection_id: str, basiq_user_id: str) -> None:
-        """Record a reported connection; reporting it again only updates its time."""
+        """Record a reported connection once; reporting it again only updates its time."""
 
     def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
         """The user's reported connections, the most recently reported first."""
 
+    def check(self) -> None:
+        """Return if the database answers; raise StoreUnavailable if not."""
+
     def close(self) -> None: ...
 
 
+def open_store(location: Path | str, *, clock: Clock = utc_now) -> Store:
+    """The store at `location`: a `postgresql://` URL, or else the path of a SQLite file."""
+    if is_postgres_url(str(location)):
+        try:
+            from blink_desktop.server.postgres import PostgresStore
+        except ImportError as exc:
+            raise StoreError(
+                f"BLINK_DESKTOP_DATABASE_URL names PostgreSQL, but psycopg is not installed "
+                f"({exc}). Install the server's extras: pip install 'blink-desktop[server]'."
+            ) from None
+        return PostgresStore(str(location), clock=clock)
+    return SqliteStore(Path(location), clock=clock)
+
+
+def is_postgres_url(location: str) -> bool:
+    return location.startswith(("postgresql://", "postgres://"))
+
+
+_WHAT = "The server's database"
+_SETTING = "--db, BLINK_DESKTOP_DATABASE_URL or BLINK_DESKTOP_DATA_DIR"
+
+
 class SqliteStore:
-    def __init__(
-        self, path: Path, *, clock: Callable[[], datetime] = lambda: datetime.now(UTC)
-    ) -> None:
+    def __init__(self, path: Path, *, clock: Clock = utc_now) -> None:
         self.path = path
         self._clock = clock
         self._lock = threading.Lock()
-        self._db = sqlite_file.connect(
-            path, what="The server's database", setting="--db or BLINK_DESKTOP_DATA_DIR"
-        )
+        self._db = sqlite_file.connect(path, what=_WHAT, setting=_SETTING)
         try:
             self._migrate()
+            # Creating a user holds SQLite's write lock on a connection of its own, so the
+            # store's other work in this process goes on while Basiq answers.
+            self._creator = sqlite_file.connect(path, what=_WHAT, setting=_SETTING)
         except (sqlite3.Error, StoreError) as exc:
             self._db.close()
             if isinstance(exc, StoreError):
                 raise
-            raise sqlite_file.open_error(
-                path, exc, what="The server's database", setting="--db or BLINK_DESKTOP_DATA_DIR"
-            ) from exc
+            raise sqlite_file.open_error(path, exc, what=_WHAT, setting=_SETTING) from exc
+        self._creating = threading.Lock()
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
+        if self._creating.acquire(timeout=USER_WAIT):
+            self._creator.close()
+            self._creating.release()
 
     @property
     def version(self) -> int:
@@ -167,23 +233,53 @@ class SqliteStore:
             raise StoreError(f"Could not read {self.path} ({exc}).") from exc
 
     def _now(self) -> str:
-        return _timestamp(self._clock())
+        return timestamp(self._clock())
 
     def basiq_user(self, identifier: str) -> str | None:
         rows = self._read("SELECT basiq_user_id FROM users WHERE identifier = ?", identifier)
         return str(rows[0][0]) if rows else None
 
-    def remember_user(self, identifier: str, basiq_user_id: str) -> str:
-        with self._writing("the user") as db:
-            db.execute(
-                "INSERT INTO users (identifier, basiq_user_id, created) VALUES (?, ?, ?)"
-                " ON CONFLICT (identifier) DO NOTHING",
-                (identifier, basiq_user_id, self._now()),
-            )
-            row = db.execute(
-                "SELECT basiq_user_id FROM users WHERE identifier = ?", (identifier,)
-            ).fetchone()
-        return str(row[0])
+    def user_for(self, identifier: str, create: Callable[[], str]) -> str:
+        known = self.basiq_user(identifier)
+        if known is not None:
+            return known
+        # One creation at a time in this process, then SQLite's write lock for the others.
+        if not self._creating.acquire(timeout=USER_WAIT):
+            raise user_being_created()
+        try:
+            db = self._creator
+            try:
+                db.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:  # still locked after the busy timeout
+                raise user_being_created() from exc
+            try:
+                row = db.execute(
+                    "SELECT basiq_user_id FROM users WHERE identifier = ?", (identifier,)
+                ).fetchone()
+                if row is not None:  # created while this request waited
+                    db.execute("COMMIT")
+                    return str(row[0])
+                created = create()
+                db.execute(
+                    "INSERT INTO users (identifier, basiq_user_id, created) VALUES (?, ?, ?)",
+                    (identifier, created, self._now()),
+                )
+                db.execute("COMMIT")
+                return created
+            except BaseException as exc:
+                with contextlib.suppress(sqlite3.Error):  # a failed COMMIT may have ended it
+                    db.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(
+                        f"Could not save the user to {self.path} ({exc}), so it was not saved. "
+                        "Free some disk space or check the folder's permissions, then retry."
+                    ) from exc
+                raise
+        finally:
+            self._creating.release()
+
+    def check(self) -> None:
+        self._read("SELECT 1")
 
     def report(self, connection_id: str, basiq_user_id: str) -> None:
         stamp = self._now()
@@ -191,7 +287,8 @@ class SqliteStore:
             db.execute(
                 "INSERT INTO reported_connections"
                 " (connection_id, basiq_user_id, reported, updated) VALUES (?, ?, ?, ?)"
-                " ON CONFLICT (connection_id) DO UPDATE SET updated = excluded.updated",
+                " ON CONFLICT (connection_id)"
+                " DO UPDATE SET updated = max(updated, excluded.updated)",
                 (connection_id, basiq_user_id, stamp, stamp),
             )
 

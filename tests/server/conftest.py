@@ -1,5 +1,6 @@
-"""The reference server's fixtures: a running server whose upstream is the emulator, and a
-database file as the previous version of the server left it."""
+"""The reference server's fixtures: its database on each engine (a SQLite file, or a schema
+in a real PostgreSQL started once per session), a running server whose upstream is the
+emulator, and a database file as the previous version of the server left it."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from blink_desktop.emulator import Emulator
 from blink_desktop.server import Server, build_server
 from blink_desktop.settings import load_settings
 from tests.conftest import serving
+from tests.server.database import Postgres
 
 CLIENT = "desktop-app-1"
 
@@ -85,8 +87,27 @@ class Running:
         return requests.get(self.url + path, headers=headers, timeout=10)
 
 
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    """One PostgreSQL for the whole session (it takes a second or two to start)."""
+    server = Postgres()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """Where a test's server keeps its records, on each engine: empty, the test's own."""
+    if request.param == "sqlite":
+        return tmp_path / "server.sqlite"
+    postgres: Postgres = request.getfixturevalue("postgres")
+    return postgres.new_schema()
+
+
 @pytest.fixture
-def serve(emulator: Emulator, tmp_path: Path) -> Iterator[Callable[..., Running]]:
+def serve(emulator: Emulator, database: Path | str) -> Iterator[Callable[..., Running]]:
     with ExitStack() as stack:
 
         def start(version: str = "2.1", api_key: str | None = None) -> Running:
@@ -96,7 +117,7 @@ def serve(emulator: Emulator, tmp_path: Path) -> Iterator[Callable[..., Running]
                 client_ids=[CLIENT],
                 basiq_version=version,
             )
-            server = build_server(settings, database=tmp_path / f"server-{version}.sqlite")
+            server = build_server(settings, database=database)
             stack.callback(server.close)
             return Running(server, stack.enter_context(serving(server.app)))
 

@@ -11,9 +11,12 @@ from blink_desktop import server
 from blink_desktop.emulator import Emulator
 from blink_desktop.errors import BlinkError, SettingsError
 from blink_desktop.server import build_server
+from blink_desktop.server.postgres import PostgresStore
+from blink_desktop.server.store import SqliteStore, is_postgres_url
 from blink_desktop.settings import load_settings
 from tests.conftest import serving
 from tests.server.conftest import CLIENT, previous_servers_file
+from tests.server.database import Postgres
 
 
 def test_server_without_client_ids_or_key_is_a_settings_error(
@@ -115,3 +118,56 @@ def test_the_previous_versions_database_is_served_as_it_was(
     assert user.json()["result"]["id"] == "u1"
     assert emulator.state.count_users() == 0  # known already: Basiq was not asked
     assert [item["id"] for item in listed.json()["result"]] == ["c2", "c1"]
+
+
+def test_the_database_url_chooses_postgresql(
+    emulator: Emulator, postgres: Postgres, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_DATABASE_URL", postgres.new_schema())
+    monkeypatch.setenv("BLINK_DESKTOP_CLIENT_IDS", CLIENT)
+    monkeypatch.setenv("BLINK_DESKTOP_API_KEY", emulator.api_key)
+    monkeypatch.setenv("BLINK_DESKTOP_API_URL", emulator.url)
+    built = build_server(load_settings())
+    try:
+        assert isinstance(built.store, PostgresStore)
+        with serving(built.app) as url:
+            reply = requests.post(
+                f"{url}/user", json={"email": "a@b.co", "client_id": CLIENT}, timeout=10
+            )
+        assert built.store.basiq_user("a@b.co") == reply.json()["result"]["id"]
+    finally:
+        built.close()
+    assert not (tmp_path / "data" / "server.sqlite").exists()
+    # --db (build_server's database) wins over the setting.
+    built = build_server(load_settings(), database=tmp_path / "file.sqlite")
+    try:
+        assert isinstance(built.store, SqliteStore)
+    finally:
+        built.close()
+
+
+@pytest.mark.parametrize(
+    ("value", "engine"),
+    [
+        (" postgres://u:p@db/blink ", "postgresql"),
+        ("/srv/blink/server.sqlite", "sqlite"),
+        ("", None),
+    ],
+)
+def test_the_database_url_is_a_path_or_a_postgresql_url(
+    monkeypatch: pytest.MonkeyPatch, value: str, engine: str | None
+) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_DATABASE_URL", value)
+    url = load_settings().database_url
+    assert url == (value.strip() or None)
+    assert (url and ("postgresql" if is_postgres_url(url) else "sqlite")) == engine
+
+
+def test_another_kind_of_url_is_refused_without_showing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_DATABASE_URL", "mysql://me:hunter2@db/blink")
+    with pytest.raises(SettingsError) as caught:
+        load_settings()
+    assert "BLINK_DESKTOP_DATABASE_URL" in str(caught.value)
+    assert "postgresql://" in str(caught.value) and "hunter2" not in str(caught.value)

@@ -300,7 +300,10 @@ def test_connections_are_recorded_and_listed_per_user(serve: Callable[..., Runni
         "user_id is not valid.",
         "user_id-invalid",
     )
-    assert server.get("/health").json() == {"success": True, "result": {"status": "ok"}}
+    assert server.get("/health").json() == {
+        "success": True,
+        "result": {"status": "ok", "database": "ok"},
+    }
 
 
 class BrokenStore:
@@ -312,13 +315,16 @@ class BrokenStore:
     def basiq_user(self, identifier: str) -> str | None:
         raise self.failure
 
-    def remember_user(self, identifier: str, basiq_user_id: str) -> str:
+    def user_for(self, identifier: str, create: Callable[[], str]) -> str:
         raise self.failure
 
     def report(self, connection_id: str, basiq_user_id: str) -> None:
         raise self.failure
 
     def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
+        raise self.failure
+
+    def check(self) -> None:
         raise self.failure
 
     def close(self) -> None:

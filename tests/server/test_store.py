@@ -1,17 +1,26 @@
-"""The server's own database: its schema, its operations, the previous version's file."""
+"""The server's own database: its operations on both engines, then SQLite's file (its schema,
+the previous version's file, a full disk)."""
 
 from __future__ import annotations
 
+import itertools
 import sqlite3
 import stat
 import threading
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 
 from blink_desktop.errors import StoreError
-from blink_desktop.server.store import VERSION, ReportedConnection, SqliteStore
+from blink_desktop.server.store import (
+    VERSION,
+    ReportedConnection,
+    SqliteStore,
+    Store,
+    open_store,
+)
 from tests.server.conftest import previous_servers_file
 
 
@@ -33,28 +42,95 @@ def tables(path: Path) -> set[str]:
     return {str(row[0]) for row in rows}
 
 
-def test_a_new_database_is_owner_only_wal_and_current(tmp_path: Path) -> None:
-    path = tmp_path / "data" / "server.sqlite"
-    store = SqliteStore(path)
-    assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert store.version == VERSION == 4
-    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert tables(path) == {"users", "reported_connections"}
-    store.close()
+Opener = Callable[..., Store]
 
 
-def test_the_first_user_remembered_for_an_identifier_wins(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "server.sqlite")
+@pytest.fixture
+def opened(database: Path | str) -> Iterator[Opener]:
+    """Opens stores on the test's database, each engine in turn; several stores on one
+    database are several workers. All are closed after the test."""
+    stores: list[Store] = []
+
+    def open_one(clock: Callable[[], datetime] | None = None) -> Store:
+        store = open_store(database, clock=clock) if clock else open_store(database)
+        stores.append(store)
+        return store
+
+    yield open_one
+    for store in stores:
+        store.close()
+
+
+def created_in_turn() -> Callable[[], str]:
+    """A stand-in for Basiq's POST /users: a new id each call, u1, u2, …"""
+    numbers = itertools.count(1)
+    return lambda: f"u{next(numbers)}"
+
+
+def test_a_person_is_created_once_then_found(opened: Opener) -> None:
+    store = opened()
+    create = created_in_turn()
     assert store.basiq_user("me@x.co") is None
-    assert store.remember_user("me@x.co", "u1") == "u1"
-    assert store.remember_user("me@x.co", "u-raced") == "u1"
+    assert store.user_for("me@x.co", create) == "u1"
+    assert store.user_for("me@x.co", create) == "u1"
+    assert opened().user_for("me@x.co", create) == "u1"  # another worker
     assert store.basiq_user("me@x.co") == "u1"
-    assert store.basiq_user("0412345678") is None
+    assert store.user_for("0412345678", create) == "u2"
+    assert store.basiq_user("you@x.co") is None
+    store.check()
 
 
-def test_reporting_again_keeps_the_first_report_and_moves_the_update(tmp_path: Path) -> None:
+def test_a_creation_that_fails_remembers_nothing(opened: Opener) -> None:
+    store = opened()
+
+    def fails() -> str:
+        raise RuntimeError("Basiq said no")
+
+    with pytest.raises(RuntimeError, match="Basiq said no"):
+        store.user_for("me@x.co", fails)
+    assert store.basiq_user("me@x.co") is None
+    assert store.user_for("me@x.co", created_in_turn()) == "u1"
+
+
+def test_many_workers_asking_at_once_create_one_user(opened: Opener) -> None:
+    """Two stores (two worker processes, or two instances), eight threads each: one creation,
+    and every request gets its id."""
+    stores = [opened(), opened()]
+    threads = 16
+    calls: list[int] = []
+    arrived = threading.Semaphore(0)
+    everyone_asked = threading.Event()
+    results: list[str] = []
+    errors: list[BaseException] = []
+
+    def create() -> str:
+        calls.append(1)
+        # Hold the creation until every thread has asked, so that they all ask while it runs.
+        everyone_asked.wait(timeout=10)
+        return f"u{len(calls)}"
+
+    def ask(n: int) -> None:
+        arrived.release()
+        try:
+            results.append(stores[n % 2].user_for("new@x.co", create))
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=ask, args=(n,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for _ in range(threads):
+        assert arrived.acquire(timeout=10)
+    everyone_asked.set()
+    for worker in workers:
+        worker.join(timeout=30)
+    assert errors == []
+    assert (len(calls), results) == (1, ["u1"] * threads)
+
+
+def test_reporting_again_keeps_the_first_report_and_moves_the_update(opened: Opener) -> None:
     clock = Clock()
-    store = SqliteStore(tmp_path / "server.sqlite", clock=clock)
+    store = opened(clock)
     store.report("c1", "u1")
     clock.advance(60)
     store.report("c2", "u1")
@@ -63,6 +139,8 @@ def test_reporting_again_keeps_the_first_report_and_moves_the_update(tmp_path: P
     clock.advance(60)
     store.report("c1", "u1")
     store.report("c1", "u-other")  # a connection belongs to the user who reported it first
+    clock.advance(-120)
+    store.report("c2", "u1")  # a late retry, from a clock behind: the update never goes back
     assert store.connections_of("u1") == [
         ReportedConnection("c0", "u1", "2026-03-01T12:01:00.000Z", "2026-03-01T12:01:00.000Z"),
         ReportedConnection("c2", "u1", "2026-03-01T12:01:00.000Z", "2026-03-01T12:01:00.000Z"),
@@ -70,6 +148,44 @@ def test_reporting_again_keeps_the_first_report_and_moves_the_update(tmp_path: P
     ]
     assert [c.connection_id for c in store.connections_of("u2")] == ["c9"]
     assert store.connections_of("u-other") == []
+
+
+def test_reports_retried_at_once_by_many_workers_are_one_row_each(opened: Opener) -> None:
+    stores = [opened(), opened()]
+    errors: list[BaseException] = []
+    start = threading.Barrier(8)
+
+    def report(worker: int) -> None:
+        start.wait(timeout=10)
+        try:
+            for n in range(40):
+                stores[worker % 2].report(f"c{n % 10}", "u1")  # each sent 32 times in all
+                stores[worker % 2].report(f"c{worker}-{n % 5}", f"w{worker}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=report, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    listed = stores[0].connections_of("u1")
+    assert sorted(c.connection_id for c in listed) == sorted(f"c{n}" for n in range(10))
+    assert [len(stores[1].connections_of(f"w{worker}")) for worker in range(8)] == [5] * 8
+
+
+# SQLite's file
+
+
+def test_a_new_database_is_owner_only_wal_and_current(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "server.sqlite"
+    store = SqliteStore(path)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert store.version == VERSION == 4
+    assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert tables(path) == {"users", "reported_connections"}
+    store.close()
 
 
 def test_a_users_connections_are_found_by_the_index(tmp_path: Path) -> None:
@@ -144,9 +260,10 @@ def test_full_disk_gives_a_clear_error_and_keeps_what_was_stored(tmp_path: Path)
     store = SqliteStore(tmp_path / "server.sqlite")
     store.report("c1", "u1")
     pages = store._db.execute("PRAGMA page_count").fetchone()[0]
-    store._db.execute(f"PRAGMA max_page_count = {pages}")  # the disk is now "full"
+    for db in (store._db, store._creator):  # the disk is now "full"
+        db.execute(f"PRAGMA max_page_count = {pages}")
     with pytest.raises(StoreError, match="Could not save the user .*disk space"):
-        store.remember_user("x" * 200_000, "u1")
+        store.user_for("x" * 200_000, lambda: "u1")
     assert [c.connection_id for c in store.connections_of("u1")] == ["c1"]
 
 
@@ -170,25 +287,3 @@ def test_workers_opening_a_new_file_at_once_create_it_once(tmp_path: Path) -> No
         thread.join(timeout=60)
     assert errors == []
     assert [store.version for store in opened] == [VERSION] * 6
-
-
-def test_concurrent_reports_from_several_threads_lose_nothing(tmp_path: Path) -> None:
-    store = SqliteStore(tmp_path / "server.sqlite")
-    errors: list[BaseException] = []
-
-    def report(worker: int) -> None:
-        try:
-            for n in range(50):
-                store.report(f"c{worker}-{n % 10}", f"u{worker}")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=report, args=(worker,)) for worker in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    assert [len(store.connections_of(f"u{worker}")) for worker in range(8)] == [10] * 8
-    other = SqliteStore(tmp_path / "server.sqlite")  # another worker sees every commit
-    assert len(other.connections_of("u7")) == 10

@@ -1,0 +1,317 @@
+"""The reference server's store on PostgreSQL: for several workers, and several machines.
+
+psycopg 3 and its connection pool. The store needs a handful of statements, written once per
+engine; the locks that keep it correct are PostgreSQL's own; and the SQLite engine goes on
+converting the previous server's file. SQLAlchemy Core and Alembic would spare none of that.
+
+- Migrations run at start in one transaction that first takes an advisory lock: instances
+  starting at once migrate one after the other, and the later ones find nothing to do. DDL is
+  transactional here, so a migration that fails leaves nothing half done.
+- `user_for` creates a person's Basiq user holding a transaction-scoped advisory lock on the
+  identifier: across every worker and instance, one request at a time may create it; the
+  others wait for the lock (at most USER_WAIT), then find the user it made. A worker that dies
+  while Basiq answers releases the lock with its connection.
+- The pool checks a connection before lending it, a request waits at most WAIT for one, and
+  connecting has a timeout: a database that does not answer is StoreUnavailable (503) within
+  seconds, logged once when it stops answering and once when it answers again; the first
+  request after it is back is served.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import errors
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from blink_desktop.errors import StoreError
+from blink_desktop.logs import redactor
+from blink_desktop.server.store import (
+    USER_WAIT,
+    Clock,
+    ReportedConnection,
+    StoreUnavailable,
+    timestamp,
+    user_being_created,
+    utc_now,
+)
+
+log = logging.getLogger("blink_desktop.server")
+
+POOL_SIZE = 10  # connections per process at most: one for each of 8 request threads, and spare
+# Seconds a request waits for a pooled connection before it is answered 503. With no more
+# threads than connections, a request waits this long only when the database does not answer.
+WAIT = 2.0
+START_TIMEOUT = 10.0  # seconds the server waits for its first pooled connection at start
+STATEMENT_TIMEOUT_MS = 10_000  # a statement that takes longer is cancelled (then 503)
+
+# libpq's defaults where the URL sets none: connect within seconds (libpq counts whole
+# seconds, at least 2), and find out within seconds that a database gone silent mid-query is
+# gone (keepalives; unacknowledged data), instead of waiting on the operating system's hours.
+CONNECTION_DEFAULTS: dict[str, Any] = {
+    "connect_timeout": 3,
+    "application_name": "blink-desktop serve",
+    "keepalives": 1,
+    "keepalives_idle": 10,
+    "keepalives_interval": 5,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 15_000,
+}
+
+# Advisory locks are (namespace, key) pairs; the namespaces spell "Blnk" and "Blus", so that
+# another application sharing the database is unlikely to take the same ones.
+MIGRATION_LOCK = (0x426C6E6B, 0)
+USER_LOCKS = 0x426C7573
+
+SCHEMA_TABLE = "blink_desktop_schema"
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        """CREATE TABLE users (
+            identifier text PRIMARY KEY,
+            basiq_user_id text NOT NULL,
+            created timestamptz NOT NULL
+        )""",
+        """CREATE TABLE reported_connections (
+            connection_id text PRIMARY KEY,
+            basiq_user_id text NOT NULL,
+            reported timestamptz NOT NULL,
+            updated timestamptz NOT NULL
+        )""",
+        "CREATE INDEX reported_connections_by_user"
+        " ON reported_connections (basiq_user_id, reported DESC, connection_id)",
+    ),
+)
+VERSION = len(MIGRATIONS)
+
+UNAVAILABLE = (
+    "The server's database is not answering, so this request was not served. Retry in a few "
+    "seconds."
+)
+
+
+def safe_url(url: str) -> str:
+    """The URL as logs and messages show it: no password, no options."""
+    try:
+        parts = conninfo_to_dict(url)
+    except psycopg.ProgrammingError:
+        return "postgresql://(not a valid URL)"
+    user = f"{parts['user']}@" if parts.get("user") else ""
+    host = str(parts.get("host") or "")
+    port = f":{parts['port']}" if parts.get("port") else ""
+    return f"postgresql://{user}{host}{port}/{parts.get('dbname') or ''}"
+
+
+def user_lock_key(identifier: str) -> int:
+    """The identifier's lock, 32 bits: two identifiers that share one only wait for each other."""
+    digest = hashlib.blake2b(identifier.encode(), digest_size=4).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+def _reason(exc: BaseException) -> str:
+    return " ".join(str(exc).split()) or type(exc).__name__
+
+
+def _configure(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(f"SET statement_timeout = {STATEMENT_TIMEOUT_MS}")
+
+
+class PostgresStore:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock = utc_now,
+        pool_size: int = POOL_SIZE,
+        wait: float | None = None,
+    ) -> None:
+        wait = WAIT if wait is None else wait
+        self.where = safe_url(url)
+        self._clock = clock
+        try:
+            given = conninfo_to_dict(url)
+        except psycopg.ProgrammingError as exc:
+            raise StoreError(
+                f"BLINK_DESKTOP_DATABASE_URL is not a PostgreSQL URL ({_reason(exc)}). Write it "
+                "as postgresql://USER:PASSWORD@HOST:PORT/DATABASE."
+            ) from None
+        if given.get("password"):
+            redactor.add_secret(str(given["password"]))
+        defaults = {k: v for k, v in CONNECTION_DEFAULTS.items() if k not in given}
+        conninfo = make_conninfo(url, **defaults)
+        self._migrate(conninfo)
+        self._down = False
+        self._state = threading.Lock()
+        self._pool = ConnectionPool(
+            conninfo,
+            kwargs={"autocommit": True},
+            min_size=1,
+            max_size=pool_size,
+            timeout=wait,
+            # While the database is gone, each connection attempt gives up after this long and
+            # the next request starts a new one: when it returns, it is found at once, not
+            # after a backoff grown through the outage.
+            reconnect_timeout=wait,
+            check=ConnectionPool.check_connection,
+            configure=_configure,
+            name="blink-desktop",
+            open=False,
+        )
+        try:
+            self._pool.open(wait=True, timeout=START_TIMEOUT)
+        except PoolTimeout:
+            self._pool.close()
+            raise StoreError(
+                f"The server's database at {self.where} stopped answering as the server "
+                "started. Check that PostgreSQL is running and reachable, then start again."
+            ) from None
+
+    def _migrate(self, conninfo: str) -> None:
+        try:
+            with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
+                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", MIGRATION_LOCK)
+                exists = conn.execute("SELECT to_regclass(%s)", (SCHEMA_TABLE,)).fetchone()
+                current = 0
+                if exists and exists[0] is not None:
+                    row = conn.execute(f"SELECT version FROM {SCHEMA_TABLE}").fetchone()
+                    current = int(row[0]) if row else 0
+                else:
+                    conn.execute(f"CREATE TABLE {SCHEMA_TABLE} (version integer NOT NULL)")
+                if current > VERSION:
+                    raise StoreError(
+                        f"The server's database at {self.where} was written by a newer "
+                        f"blink-desktop (schema {current}); update blink-desktop."
+                    )
+                if current == VERSION:
+                    return
+                for statements in MIGRATIONS[current:]:
+                    for statement in statements:
+                        conn.execute(statement)
+                conn.execute(f"DELETE FROM {SCHEMA_TABLE}")
+                conn.execute(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (%s)", (VERSION,))
+            log.info("The server's database at %s is at schema %d.", self.where, VERSION)
+        except psycopg.OperationalError as exc:
+            raise StoreError(
+                f"The server's database at {self.where} cannot be reached ({_reason(exc)}). "
+                "Check BLINK_DESKTOP_DATABASE_URL, and that PostgreSQL is running and reachable."
+            ) from None
+        except psycopg.Error as exc:
+            raise StoreError(
+                f"The server's database at {self.where} could not be prepared ({_reason(exc)}). "
+                "Its user needs to own the database, or to be allowed to create tables in it."
+            ) from None
+
+    @property
+    def version(self) -> int:
+        with self._connection("read the schema version") as conn:
+            row = conn.execute(f"SELECT version FROM {SCHEMA_TABLE}").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self) -> None:
+        self._pool.close(timeout=5.0)
+
+    @contextmanager
+    def _connection(self, what: str) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; psycopg's errors leave here as the store's own."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except errors.LockNotAvailable as exc:
+            raise user_being_created() from exc
+        except psycopg.OperationalError as exc:  # no connection, or it broke, or timed out
+            raise self._unavailable(exc) from exc
+        except psycopg.Error as exc:
+            message = f"Could not {what} in the server's database ({_reason(exc)})."
+            raise StoreError(message) from exc
+        self._answered()
+
+    def _unavailable(self, exc: BaseException) -> StoreUnavailable:
+        with self._state:
+            first, self._down = not self._down, True
+        if first:
+            log.error(
+                "The server's database at %s is not answering (%s); requests that need it get "
+                "503 until it answers again.",
+                self.where,
+                _reason(exc),
+            )
+        return StoreUnavailable(UNAVAILABLE, code="database-unavailable", retry_after=5)
+
+    def _answered(self) -> None:
+        if self._down:
+            with self._state:
+                back, self._down = self._down, False
+            if back:
+                log.info("The server's database at %s answers again.", self.where)
+
+    def _now(self) -> datetime:
+        moment = self._clock()
+        return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
+
+    def basiq_user(self, identifier: str) -> str | None:
+        with self._connection("read the user") as conn:
+            row = conn.execute(
+                "SELECT basiq_user_id FROM users WHERE identifier = %s", (identifier,)
+            ).fetchone()
+        return str(row[0]) if row else None
+
+    def user_for(self, identifier: str, create: Callable[[], str]) -> str:
+        known = self.basiq_user(identifier)
+        if known is not None:
+            return known
+        wait_ms = int(USER_WAIT * 1000)
+        with self._connection("save the user") as conn, conn.transaction():
+            conn.execute(
+                "SELECT set_config('lock_timeout', %s, true),"
+                " set_config('statement_timeout', %s, true)",
+                (str(wait_ms), str(wait_ms + STATEMENT_TIMEOUT_MS)),
+            )
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", (USER_LOCKS, user_lock_key(identifier))
+            )
+            # A statement of its own, so that it sees what the lock's last holder committed.
+            row = conn.execute(
+                "SELECT basiq_user_id FROM users WHERE identifier = %s", (identifier,)
+            ).fetchone()
+            if row is not None:
+                return str(row[0])
+            created = create()
+            conn.execute(
+                "INSERT INTO users (identifier, basiq_user_id, created) VALUES (%s, %s, %s)",
+                (identifier, created, self._now()),
+            )
+            return created
+
+    def report(self, connection_id: str, basiq_user_id: str) -> None:
+        stamp = self._now()
+        with self._connection("save the connection") as conn:
+            conn.execute(
+                "INSERT INTO reported_connections"
+                " (connection_id, basiq_user_id, reported, updated) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (connection_id) DO UPDATE"
+                " SET updated = GREATEST(reported_connections.updated, excluded.updated)",
+                (connection_id, basiq_user_id, stamp, stamp),
+            )
+
+    def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
+        with self._connection("read the connections") as conn:
+            rows = conn.execute(
+                "SELECT connection_id, basiq_user_id, reported, updated FROM reported_connections"
+                " WHERE basiq_user_id = %s ORDER BY reported DESC, connection_id",
+                (basiq_user_id,),
+            ).fetchall()
+        return [
+            ReportedConnection(str(c), str(u), timestamp(reported), timestamp(updated))
+            for c, u, reported, updated in rows
+        ]
+
+    def check(self) -> None:
+        with self._connection("check the database") as conn:
+            conn.execute("SELECT 1")
