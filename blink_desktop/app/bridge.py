@@ -66,15 +66,16 @@ class Bridge:
     @_guarded
     def bootstrap(self, token: str) -> dict[str, Any]:
         service = self._service
-        reconciled = service.reconcile()  # never raises because Basiq cannot be reached
+        # The stored list at once; the page asks reconcile() next, so a slow or unreachable
+        # Basiq never holds the window's first screen up.
         return {
             "mode": "emulator" if service.emulated else "basiq",
             "identifier": service.identifier(),
+            "user_id": service.basiq_user_id(),
             "blink_origin": service.blink_origin,
             "transport": service.transport,
-            "connections": reconciled.connections,
+            "connections": service.connections(),
             "events": list(EVENT_NAMES),
-            "found": reconciled.found,
         }
 
     @_guarded
@@ -85,7 +86,8 @@ class Bridge:
     @_guarded
     def set_identifier(self, token: str, identifier: object) -> dict[str, Any]:
         text = identifier if isinstance(identifier, str) else ""
-        return {"identifier": self._service.set_identifier(text)}
+        chosen = self._service.set_identifier(text)
+        return {"identifier": chosen, "user_id": self._service.basiq_user_id()}
 
     @_guarded
     def start_connect(self, token: str, parent_origin: object = None) -> dict[str, Any]:

@@ -110,6 +110,7 @@ class ConnectService:
         self.emulated = emulated
         self._identifier = identifier
         self._session: Session | None = None
+        self._jobs: dict[str, Session] = {}  # every job of this window, to the attempt it is of
         self._lock = threading.Lock()
         self._outbox = outbox
         self._finder = Finder(client, store, outbox)
@@ -128,6 +129,11 @@ class ConnectService:
         self._identifier = identifier
         log.info("identity set: Basiq user %s", basiq_user)
         return identifier
+
+    def basiq_user_id(self) -> str | None:
+        """The current person's Basiq user id, once known (no call to Basiq)."""
+        identifier = self.identifier()
+        return self._store.basiq_user(identifier) if identifier else None
 
     def _basiq_user(self, identifier: str) -> str:
         basiq_user = self._store.basiq_user(identifier)
@@ -171,6 +177,7 @@ class ConnectService:
             job_id = event.payload.data.id
             if session:
                 session.job_ids.append(job_id)
+                self._jobs[job_id] = session
         elif session and session.job_ids:
             job_id = session.job_ids[-1]
         connected = (
@@ -208,8 +215,10 @@ class ConnectService:
         A connection the job made that the store lacks (Blink was closed before it said
         `connection`) is adopted here, and marked as found in the event log.
         """
-        session = self._session
-        if session is None or job_id not in session.job_ids:
+        # Any attempt of this window, not only the latest: a job followed after its panel was
+        # closed goes on being followed when the person opens a new one.
+        session = self._jobs.get(job_id)
+        if session is None:
             raise BlinkError("That connection attempt is not this window's; start a new one.")
         job = self._client.job(session.token, job_id)
         connection_id = job.connection_id
@@ -226,10 +235,12 @@ class ConnectService:
         elif made:  # the bank's name in the list while its data is being retrieved
             self._finder.name_early(session.token, session.basiq_user_id, made)
         steps = [{"title": step.title, "status": step.status} for step in job.steps]
+        failure = job.failure()
         return {
             "steps": steps,
             "done": job.done,
             "failed": job.failed,
+            "failure": failure.model_dump(exclude_none=True) if failure is not None else None,
             "connection_id": made,
             "found": found,
         }

@@ -51,9 +51,12 @@ class Finder:
         """
         listed = access.connections(user_id)
         reason = "found at Basiq when listing your connections: Blink never reported it"
+        # A pending connection's job is still running and may yet fail (a failed first login
+        # leaves no connection): it is adopted by a later reconcile, once settled.
+        settled = [item for item in listed if item.status != "pending"]
         found = [
             item.id
-            for item in listed
+            for item in settled
             if self.adopt(
                 user_id,
                 item.id,
@@ -62,10 +65,21 @@ class Finder:
                 reason=reason,
             )
         ]
+        self._follow_statuses(settled)
         token = access.server_token() if listed else ""
         for item in listed:
             self._catch_up(token, user_id, item.id)
         return found
+
+    def _follow_statuses(self, listed: list[basiq.Connection]) -> None:
+        """A stored connection that Basiq now lists as active or invalid is shown so."""
+        for item in listed:
+            status = STATUSES.get(item.status or "")
+            row = self._store.connection(item.id)
+            if row is None or status is None or row.status == status or row.job_id:
+                continue  # rows with a job are settled by following that job
+            with self._store.writing("the connection status") as tx:
+                tx.set_status(item.id, status, "reconcile")
 
     def adopt(
         self, user_id: str, connection_id: str, *, job_id: str | None, status: str, reason: str

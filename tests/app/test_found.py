@@ -88,9 +88,11 @@ def test_reconcile_adopts_what_basiq_has_and_the_store_lacks(
 
     second = api.connected(user_id, login="richard", password="tabsnotspaces", token=client_token)
     booted = bridge.bootstrap(TOKEN)
-    assert BOOTSTRAP_FIELDS | {"events", "found"} <= set(booted)
-    assert booted["found"] == [second]
-    assert {row["id"] for row in booted["connections"]} == {first, second}
+    assert BOOTSTRAP_FIELDS | {"events", "user_id"} <= set(booted)
+    assert booted["user_id"] == user_id
+    # The stored list at once, without asking Basiq; the page reconciles next.
+    assert {row["id"] for row in booted["connections"]} == {first}
+    assert bridge.reconcile(TOKEN)["found"] == [second]
 
 
 def test_two_connections_at_one_bank_are_told_apart_by_their_accounts(
@@ -141,7 +143,7 @@ def test_logos_outlive_the_emulators_port(tmp_path: Path) -> None:
                 if not logos:
                     user_id, client_token = started(bridge)
                     Api(emulator).connected(user_id, token=client_token)
-                [row] = bridge.bootstrap(TOKEN)["connections"]
+                [row] = bridge.reconcile(TOKEN)["connections"]
                 assert str(emulator.url) not in row["logo"]
                 logos.append(row["logo"])
         assert logos[0] == logos[1] and logos[0].startswith("data:image/svg+xml;base64,")
@@ -160,7 +162,7 @@ def test_a_basiq_that_fails_leaves_the_stored_list_shown(
     with caplog.at_level(logging.INFO):
         booted = bridge.bootstrap(TOKEN)
         reconciled = bridge.reconcile(TOKEN)
-    assert booted["ok"] is True and booted["found"] == []
+    assert booted["ok"] is True
     assert [row["id"] for row in booted["connections"]] == [first]
     assert (reconciled["ok"], reconciled["reconciled"], reconciled["found"]) == (True, False, [])
     [warning, *_] = [r for r in caplog.records if r.levelno == logging.WARNING]
@@ -184,4 +186,57 @@ def test_in_backend_mode_reconcile_asks_nobody(store: Store, emulator: Emulator)
         "found": [],
         "reconciled": False,
     }
-    assert bridge.bootstrap(TOKEN)["found"] == []
+    assert bridge.bootstrap(TOKEN)["connections"] == []
+
+
+def test_a_job_of_an_earlier_attempt_is_still_followed_after_a_new_one_starts(
+    bridge: Bridge, store: Store, api: Api
+) -> None:
+    user_id, client_token = started(bridge)
+    job_id = api.connect(user_id, token=client_token).json()["id"]
+    bridge.receive(TOKEN, message("job", {"success": True, "data": {"id": job_id}}))
+    bridge.receive(TOKEN, message("cancellation"))
+    started(bridge)  # the person opens the panel again before the first job is done
+    done = wait_for(lambda: (reply := bridge.progress(TOKEN, job_id))["done"] and reply)
+    assert done["ok"] is True and done["failed"] is False
+    assert [row.status for row in store.connections()] == ["active"]
+    assert bridge.progress(TOKEN, "someone-elses-job")["ok"] is False
+
+
+def test_a_failed_jobs_step_says_why_in_basiqs_words(bridge: Bridge, api: Api) -> None:
+    user_id, client_token = started(bridge)
+    response = api.connect(user_id, login="bighead", password="password", token=client_token)
+    job_id = response.json()["id"]
+    bridge.receive(TOKEN, message("job", {"success": True, "data": {"id": job_id}}))
+    done = wait_for(lambda: (reply := bridge.progress(TOKEN, job_id))["done"] and reply)
+    assert done["failed"] is True
+    failure = api.job(job_id)["steps"][0]["result"]
+    assert done["failure"]["code"] == failure["code"] == "invalid-credentials"
+    assert done["failure"]["title"] == failure["title"]
+
+
+def test_a_connection_still_being_made_is_not_adopted_until_basiq_settles_it(
+    bridge: Bridge, store: Store, emulator: Emulator
+) -> None:
+    slow = Emulator(job_speed=1)  # the job runs long enough to be listed as pending
+    with slow:
+        client = BasiqClient(slow.url)
+        keyholder = KeyHolder(client, slow.api_key, known_users=store.basiq_user)
+        service = ConnectService(
+            keyholder, client, store, blink_url=f"{slow.url}/index.html",
+            blink_origin=slow.url, identifier="gavin@hooli.com", emulated=True,
+        )  # fmt: skip
+        slow_bridge = Bridge(service, TOKEN)
+        user_id, client_token = started(slow_bridge)
+        slow_api = Api(slow)
+        pending = slow_api.connect(
+            user_id, login="bighead", password="password", token=client_token
+        )
+        assert pending.status_code == 202
+        listed = slow_api.call("GET", f"/users/{user_id}/connections", slow_api.token()).json()
+        assert [item["status"] for item in listed["data"]] == ["pending"]
+        assert slow_bridge.reconcile(TOKEN)["found"] == []  # still running: not yet
+        assert store.connections() == []
+        slow_api.wait_job(pending.json()["id"], "verify-credentials", "failed")
+        assert slow_bridge.reconcile(TOKEN)["found"] == []  # a failed first login leaves none
+        assert store.connections() == []
