@@ -110,6 +110,11 @@ def create_app(keyholder: KeyHolder, store: Store, client_ids: Sequence[str]) ->
 
     def posted(model: type[Body]) -> Body:
         """The posted body, from a known client, as `model`."""
+        # Bottle reads a whole body before handing out any of it, spooling a large one to
+        # disk; waitress caps what it lets through, gunicorn does not: refuse one declared
+        # too large unread.
+        if bottle.request.content_length > MAX_BODY:
+            raise Refused(413, "The request body is too large.", "body-too-large")
         body = json_object(bottle.request.body.read(MAX_BODY + 1))
         clients.check(bottle.request.get_header("X-Client-Id") or body.get("client_id"))
         return parse(model, body)

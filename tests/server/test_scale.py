@@ -5,6 +5,7 @@ PostgreSQL; and the database stopped mid-run."""
 from __future__ import annotations
 
 import logging
+import socket
 import subprocess
 import sys
 import threading
@@ -177,3 +178,23 @@ def test_the_database_stopped_mid_run_is_503_then_the_server_recovers_by_itself(
     assert len([line for line in lines if "is not answering" in line]) == 1, lines
     assert not any("Traceback" in line or "internal error" in line for line in lines), lines
     assert any("answers again" in line for line in lines), lines
+
+
+@pytest.mark.parametrize("database", ["postgresql"], indirect=True)
+def test_under_gunicorn_a_body_declared_too_large_is_refused_unread(
+    emulator: Emulator, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, value in {"DATABASE_URL": database, "API_KEY": emulator.api_key}.items():
+        monkeypatch.setenv(f"BLINK_DESKTOP_{name}", value)
+    monkeypatch.setenv("BLINK_DESKTOP_API_URL", emulator.url)
+    monkeypatch.setenv("BLINK_DESKTOP_CLIENT_IDS", CLIENT)
+    with gunicorn(workers=1) as url:
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(
+                b"POST /user HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"X-Client-Id: " + CLIENT.encode() + b"\r\nContent-Length: 1000000000\r\n\r\n{"
+            )
+            answer = sock.recv(65536).decode()
+    assert answer.startswith("HTTP/1.1 413 "), answer
+    assert '"body-too-large"' in answer
