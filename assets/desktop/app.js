@@ -424,10 +424,10 @@ function label(steps) {
 
 // Why a job failed, in words a person understands, from its failed step and Basiq's code (the
 // code, when the bridge passes it on). Never Basiq's title and detail glued together.
-function whyNot(steps) {
+function whyNot(steps, failure) {
   const failed = steps.filter((step) => step.status === "failed");
   const titles = failed.map((step) => step.title);
-  const code = (failed.find((step) => step.code) || {}).code || "";
+  const code = (failure && failure.code) || "";
   if (code === "job-timed-out" || code === "mfa-timed-out") {
     return "the bank's security question was not answered in time.";
   }
@@ -488,7 +488,7 @@ function finished(entry, reply, steps) {
     else notice(text, "error");
   } else if (!inPanel) {
     // The person left before Blink could say (Blink shows it itself while it is open).
-    notice(`Not connected: ${whyNot(steps)}`, "error");
+    notice(`Not connected: ${whyNot(steps, reply.failure)}`, "error");
   }
 }
 
