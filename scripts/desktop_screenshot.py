@@ -46,7 +46,11 @@ def main() -> None:
                     "new URL(document.querySelector('#blink-host iframe').src).origin"
                 )
                 blink = page.frame(origin + "/", 20)
+                blink.wait_for(
+                    "document.getElementById('title').textContent === 'Select your bank'", 20
+                )
                 blink.click('[data-institution-id="AU00000"]')
+                blink.wait_visible("#loginId", 10)
                 blink.type("#loginId", "gavinBelson")
                 blink.type("#password", "hooli2016")
                 blink.click("#connect")
