@@ -21,6 +21,7 @@ at version 4, so an older blink-desktop refuses a converted file instead of misr
 from __future__ import annotations
 
 import contextlib
+import importlib
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -134,13 +135,17 @@ def open_store(location: Path | str, *, clock: Clock = utc_now) -> Store:
     """The store at `location`: a `postgresql://` URL, or else the path of a SQLite file."""
     if is_postgres_url(str(location)):
         try:
-            from blink_desktop.server.postgres import PostgresStore
+            # Imported by name, so that PyInstaller leaves psycopg out of the desktop bundle:
+            # PostgreSQL is for the server installed with pip.
+            postgres = importlib.import_module("blink_desktop.server.postgres")
         except ImportError as exc:
             raise StoreError(
-                f"BLINK_DESKTOP_DATABASE_URL names PostgreSQL, but psycopg is not installed "
-                f"({exc}). Install the server's extras: pip install 'blink-desktop[server]'."
+                f"BLINK_DESKTOP_DATABASE_URL names PostgreSQL, which this blink-desktop cannot "
+                f"use ({exc}). Install it with the server's extras: pip install "
+                "'blink-desktop[server]'."
             ) from None
-        return PostgresStore(str(location), clock=clock)
+        store: Store = postgres.PostgresStore(str(location), clock=clock)
+        return store
     return SqliteStore(Path(location), clock=clock)
 
 

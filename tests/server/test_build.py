@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,10 @@ import requests
 
 from blink_desktop import server
 from blink_desktop.emulator import Emulator
-from blink_desktop.errors import BlinkError, SettingsError
+from blink_desktop.errors import BlinkError, SettingsError, StoreError
 from blink_desktop.server import build_server
 from blink_desktop.server.postgres import PostgresStore
-from blink_desktop.server.store import SqliteStore, is_postgres_url
+from blink_desktop.server.store import SqliteStore, is_postgres_url, open_store
 from blink_desktop.settings import load_settings
 from tests.conftest import serving
 from tests.server.conftest import CLIENT, previous_servers_file
@@ -171,3 +172,12 @@ def test_another_kind_of_url_is_refused_without_showing_it(
         load_settings()
     assert "BLINK_DESKTOP_DATABASE_URL" in str(caught.value)
     assert "postgresql://" in str(caught.value) and "hunter2" not in str(caught.value)
+
+
+def test_postgresql_without_psycopg_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As in the desktop bundle, which leaves the server's PostgreSQL engine out."""
+    monkeypatch.setitem(sys.modules, "blink_desktop.server.postgres", None)
+    with pytest.raises(StoreError, match=r"pip install 'blink-desktop\[server\]'"):
+        open_store("postgresql://me:hunter2@db/blink")
