@@ -1,4 +1,8 @@
-"""The institutions the emulator offers, from assets/emulator/institutions.json."""
+"""The institutions the emulator offers, from assets/emulator/institutions.json.
+
+A bank connects by a web login (Basiq's web connectors) or by open banking, which its
+`features.login` names ("open-banking") as Basiq's institutions do.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,12 @@ from blink_desktop import paths
 from blink_desktop.emulator.links import Links
 
 MFA_AUTHORIZATIONS = ("user-mfa", "user-mfa-intermittent")
+
+
+def method(institution: dict[str, Any]) -> str:
+    """How a connection to this bank is made: "web" or "openbanking"."""
+    logins = institution.get("features", {}).get("login", [])
+    return "openbanking" if "open-banking" in logins else "web"
 
 
 def _field(key: str) -> Callable[[Any], Any]:

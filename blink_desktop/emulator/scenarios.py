@@ -1,4 +1,8 @@
-"""What a bank login does in the emulator: the sandbox test users decide the outcome."""
+"""What a bank login does in the emulator: the sandbox test users decide the outcome.
+
+An open-banking bank has no login here: the person approves or denies at the bank's
+(simulated) page, and the connection belongs to one customer of that bank.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +28,10 @@ MFA_ANSWERS: dict[str, tuple[str, ...]] = {
     "Whistler": ("Basiq", "AU00000"),
     "Wentworth-Smith": ("Basiq", "AU00000"),
 }
+
+# The customer an open-banking approval connects, and the name the bank gives for them.
+OPEN_BANKING_CUSTOMER = "open-banking-customer"
+OPEN_BANKING_NAME = "Sam Citizen"
 
 CANNOT_LOGIN = "Cannot login to target institution, check credentials."
 
@@ -68,6 +76,8 @@ MFA_WRONG = Failure(
     CANNOT_LOGIN,
     "The answer to the security challenge was not accepted. Please try again.",
 )
+# What Basiq's job shows when the person denies access at an open-banking bank.
+ACCESS_DENIED = Failure("authorization-failed", "Authorization failed", "access_denied")
 MFA_EXPIRED = Failure(
     "job-timed-out",
     "Security challenge expired",
@@ -84,6 +94,8 @@ def login(login_id: str, password: str) -> Failure | None:
 
 
 def full_name(login_id: str) -> str:
+    if login_id == OPEN_BANKING_CUSTOMER:
+        return OPEN_BANKING_NAME
     return SUCCESS_USERS.get(login_id, ("", login_id))[1]
 
 
