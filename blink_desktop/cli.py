@@ -95,6 +95,17 @@ def build_parser() -> argparse.ArgumentParser:
         help='inject faults, e.g. "\'POST /token\' status=503 rate=0.5" or "/jobs/* latency=2"; '
         "keys: status (429, 500, 503), rate, latency, retry_after, times; repeatable",
     )
+    emulator.add_argument(
+        "--redirect-url",
+        metavar="URL",
+        help="the application's redirect URL, where the Consent UI sends the person back "
+        "(as set in Basiq's dashboard); without one, Done shows the result",
+    )
+    emulator.add_argument(
+        "--app-name",
+        metavar="NAME",
+        help="the application's name, shown by the Consent UI (default: Your application)",
+    )
     emulator.set_defaults(func=_emulator)
     login = commands.add_parser(
         "login",
@@ -308,7 +319,11 @@ def _emulator(args: argparse.Namespace, settings: Settings) -> int:
             token_ttl=args.token_ttl,
             job_speed=args.job_speed,
             faults=args.fault,
+            redirect_url=args.redirect_url,
+            app_name=args.app_name,
         )
+    except ValueError as exc:
+        raise SettingsError(f"--redirect-url: {exc}") from None
     except OSError as exc:
         raise BlinkError(
             f"The emulator cannot listen on {args.host}:{args.port} ({exc.strerror or exc}). "
@@ -318,7 +333,9 @@ def _emulator(args: argparse.Namespace, settings: Settings) -> int:
     print(emulator.url, flush=True)
     print(
         f"blink-desktop emulator: API key {emulator.api_key}\n"
-        f"  Blink page: {emulator.url}/index.html   Stop with Ctrl-C.",
+        f"  Blink page: {emulator.url}/index.html   Consent UI: {emulator.url}/home\n"
+        f"  Redirect URL: {emulator.redirect_url or 'none (Done shows the result)'}"
+        "   Stop with Ctrl-C.",
         file=sys.stderr,
         flush=True,
     )

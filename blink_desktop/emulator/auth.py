@@ -1,8 +1,10 @@
 """Who may call: /token turns the API key into tokens, and every route checks its bearer token.
 
-`Need` is a route's rule: a server token, a client token, or either; a client token bound to a
-user may touch only that user. "Expire every token now" bumps a generation stored in the state,
-which each token carries; a token also expires when the emulator's clock passes its `exp`.
+`Need` is a route's rule: a server token, a client token, or either; or "owner": a server
+token, or a user-bound client token of basiq-version 3.0 (what Basiq's own 3.0 starter calls
+from a browser). A client token bound to a user may touch only that user. "Expire every token
+now" bumps a generation stored in the state, which each token carries; a token also expires
+when the emulator's clock passes its `exp`.
 `TokenRateLimit` keeps each client address to Basiq's /token budget, on the same clock.
 """
 
@@ -32,7 +34,7 @@ from blink_desktop.emulator.tokens import VERSIONS, Claims, Scope, TokenError, T
 PARTNER_ID = "e0f9b7b6-0c8f-4b6a-9f61-6b2f3c7d8e90"
 APPLICATION_ID = "2f4d8a5c-7e31-4b9e-8d0a-1c6b5e3f9a27"
 
-Need = Literal["server", "client", "any"]
+Need = Literal["server", "client", "any", "owner"]
 
 
 class Auth:
@@ -97,6 +99,8 @@ class Auth:
         if need == "server" and not claims.is_server:
             raise forbidden()
         if need == "client" and claims.is_server:
+            raise forbidden()
+        if need == "owner" and not claims.is_server and not claims.bound_v3:
             raise forbidden()
         if user_id is not None and claims.user_id and claims.user_id != user_id:
             raise unauthorized()

@@ -98,3 +98,24 @@ class MfaBody(BaseModel):
         if not answers:
             raise not_supplied("mfa-response parameter is required.", "mfa-response")
         return answers
+
+
+class WebhookBody(_Body):
+    url: str | None = None
+    name: str | None = None
+    description: str | None = None
+    # Basiq's own example sends one type as a string rather than a list.
+    subscribedEvents: list[str] | str | None = None
+
+    def event_types(self, known: tuple[str, ...]) -> list[str]:
+        """The types subscribed to; none named means every type."""
+        wanted = self.subscribedEvents
+        types = [wanted] if isinstance(wanted, str) else list(wanted or [])
+        unknown = [name for name in types if name not in known]
+        if unknown:
+            raise not_valid(
+                f"Unsupported event types: {', '.join(unknown)}.",
+                "subscribedEvents",
+                "webhook/subscribedEvents",
+            )
+        return list(dict.fromkeys(types)) or list(known)

@@ -62,6 +62,28 @@ class Links:
             "mfa": self.mfa(job["id"]),
         }
 
+    # consents, webhooks and events
+    def consents(self, user_id: str) -> str:
+        return f"{self.user(user_id)}/consents"
+
+    def consent(self, user_id: str, consent_id: str) -> str:
+        return f"{self.consents(user_id)}/{consent_id}"
+
+    def consent_policy(self) -> str:
+        return f"{self.base}/consent/policy"
+
+    def consent_ui(self) -> str:
+        return f"{self.base}/home"
+
+    def webhooks(self) -> str:
+        return f"{self.base}/notifications/webhooks"
+
+    def webhook(self, webhook_id: str) -> str:
+        return f"{self.webhooks()}/{webhook_id}"
+
+    def event(self, event_id: str) -> str:
+        return f"{self.base}/events/{event_id}"
+
     # institutions
     def institutions(self) -> str:
         return f"{self.base}/institutions"

@@ -172,3 +172,15 @@ def fallback(status: int, method: str, path: str) -> Problem:
         "Internal server error",
         "The emulator failed to handle this request; its log has the details.",
     )
+
+
+def consent_ui_only(consent_ui: str) -> Problem:
+    """What basiq-version 3.0 answers a client that posts credentials to the API."""
+    return Problem(
+        403,
+        "forbidden-access",
+        "Forbidden Access",
+        "Under basiq-version 3.0 connections are made only through the Consent UI: send the "
+        f"person to {consent_ui}?token=<a CLIENT_ACCESS token bound to the user>. Credentials "
+        "posted to the API are refused.",
+    )

@@ -6,7 +6,11 @@ body, asks `Rules` to act, and answers a view whose links hang off the emulator'
 no bytes can make raise. A raised `Problem` becomes Basiq's error envelope through httpd's
 `JsonErrors` plugin, which also answers unknown paths and wrong methods; anything else a route
 raises is a bug: one ERROR line (its traceback at DEBUG) and Basiq's 500. The Blink page, logos
-and the JS control are static files on the same server.
+and the JS control are static files on the same server; the Consent UI (its page and the
+private calls it makes) is consent_ui.py's.
+
+Answers take the shapes of the token's basiq-version: 3.0's (`claims.v3`), or exactly those of
+1.0 to 2.1. Under 3.0, connections are made only through the Consent UI.
 """
 
 from __future__ import annotations
@@ -19,13 +23,16 @@ from urllib.parse import parse_qsl
 import bottle
 
 from blink_desktop import paths
-from blink_desktop.emulator import inputs, problems, views
+from blink_desktop.emulator import consent_ui, consents, events, inputs, problems, views, webhooks
 from blink_desktop.emulator.auth import Auth, Need, TokenRateLimit
 from blink_desktop.emulator.clock import Clock
+from blink_desktop.emulator.consent_ui import ConsentUiSettings
+from blink_desktop.emulator.consents import Consents
 from blink_desktop.emulator.links import Links
 from blink_desktop.emulator.problems import not_valid
 from blink_desktop.emulator.rules import Rules
 from blink_desktop.emulator.tokens import Claims
+from blink_desktop.emulator.webhooks import Webhooks
 from blink_desktop.httpd import JSON, HttpProblem, JsonErrors, json_response
 from blink_desktop.logs import redactor
 
@@ -88,6 +95,9 @@ def build_app(
     *,
     clock: Clock,
     links: Links,
+    consented: Consents,
+    hooks: Webhooks,
+    consent_settings: ConsentUiSettings,
     rate_limit: TokenRateLimit | None = None,
 ) -> bottle.Bottle:
     """The routes; every link in their answers hangs off `links`, the emulator's own address."""
@@ -156,19 +166,22 @@ def build_app(
 
     @route("DELETE", "/users/<user_id>")
     def delete_user(user_id: str) -> Any:
-        check("server")
+        check("owner", user_id)
         rules.delete_user(user_id)
         return bottle.HTTPResponse(status=204)
 
     @route("GET", "/users/<user_id>/connections")
     def list_connections(user_id: str) -> Any:
-        check("server")
+        claims = check("server")
         rows = rules.connections(user_id)
-        return json_response(views.connections(user_id, rows, query("filter"), links))
+        shown = views.connections(user_id, rows, query("filter"), links, v3=claims.v3)
+        return json_response(shown)
 
     @route("POST", "/users/<user_id>/connections")
     def create_connection(user_id: str) -> Any:
         claims = check("any", user_id)
+        if claims.v3:
+            raise problems.consent_ui_only(links.consent_ui())
         job_id = rules.create_connection(claims, user_id, _json_body("connection"))
         return json_response(views.job_started(job_id, links), 202)
 
@@ -181,18 +194,20 @@ def build_app(
     def get_connection(user_id: str, connection_id: str) -> Any:
         claims = check("any", user_id)
         row = rules.connection(user_id, connection_id)
-        return json_response(views.connection(row, links, server=claims.is_server))
+        return json_response(views.connection(row, links, server=claims.is_server, v3=claims.v3))
 
     @route("POST", "/users/<user_id>/connections/<connection_id>")
     def update_connection(user_id: str, connection_id: str) -> Any:
         claims = check("any", user_id)
+        if claims.v3:
+            raise problems.consent_ui_only(links.consent_ui())
         body = _json_body("connection")
         job_id = rules.update_connection(claims, user_id, connection_id, body)
         return json_response(views.job_started(job_id, links), 202)
 
     @route("DELETE", "/users/<user_id>/connections/<connection_id>")
     def delete_connection(user_id: str, connection_id: str) -> Any:
-        check("server")
+        check("owner", user_id)
         rules.delete_connection(user_id, connection_id)
         return bottle.HTTPResponse(status=204)
 
@@ -205,7 +220,7 @@ def build_app(
     @route("GET", "/jobs/<job_id>")
     def get_job(job_id: str) -> Any:
         claims = check("any")
-        return json_response(views.job(rules.job(claims, job_id), clock(), links))
+        return json_response(views.job(rules.job(claims, job_id), clock(), links, v3=claims.v3))
 
     @route("POST", "/jobs/<job_id>/mfa")
     def answer_mfa(job_id: str) -> Any:
@@ -215,8 +230,9 @@ def build_app(
 
     @route("GET", "/users/<user_id>/jobs")
     def list_jobs(user_id: str) -> Any:
-        check("server")
-        return json_response(views.jobs(user_id, rules.jobs(user_id), clock(), links))
+        claims = check("server")
+        shown = views.jobs(user_id, rules.jobs(user_id), clock(), links, v3=claims.v3)
+        return json_response(shown)
 
     @route("GET", "/users/<user_id>/accounts")
     def list_accounts(user_id: str) -> Any:
@@ -249,6 +265,49 @@ def build_app(
         rows = rules.connections(user_id)
         return json_response(views.transaction(rows, transaction_id, links))
 
+    @route("GET", "/users/<user_id>/consents")
+    def list_consents(user_id: str) -> Any:
+        check("owner", user_id)
+        rows = consented.of(user_id)
+        return json_response(consents.listed(user_id, rows, clock(), links))
+
+    @route("DELETE", "/users/<user_id>/consents/<consent_id>")
+    def revoke_consent(user_id: str, consent_id: str) -> Any:
+        check("server")
+        consented.revoke(user_id, consent_id)
+        return bottle.HTTPResponse(status=204)
+
+    @route("GET", "/consent/policy")
+    def consent_policy() -> Any:
+        return json_response(consents.policy(links))
+
+    @route("POST", "/notifications/webhooks")
+    def create_webhook() -> Any:
+        check("server")
+        return json_response(webhooks.view(hooks.create(_json_body("webhook")), links), 201)
+
+    @route("GET", "/notifications/webhooks")
+    def list_webhooks() -> Any:
+        check("server")
+        return json_response(webhooks.listed(hooks.all(), links))
+
+    @route("GET", "/notifications/webhooks/<webhook_id>")
+    def get_webhook(webhook_id: str) -> Any:
+        check("server")
+        return json_response(webhooks.view(hooks.get(webhook_id), links))
+
+    @route("DELETE", "/notifications/webhooks/<webhook_id>")
+    def delete_webhook(webhook_id: str) -> Any:
+        check("server")
+        hooks.delete(webhook_id)
+        return bottle.HTTPResponse(status=204)
+
+    @route("GET", "/events/<event_id>")
+    def get_event(event_id: str) -> Any:
+        check("server")
+        return json_response(events.view(rules.events.get(event_id), links))
+
+    consent_ui.install(app, route, auth, rules, consented, consent_settings, links)
     _static(app)
     return app
 

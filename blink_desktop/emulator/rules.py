@@ -3,17 +3,23 @@
 `Rules` takes plain values (claims, ids, the decoded JSON body), changes the state, and answers
 rows of the state or ids; it raises `Problem` for what Basiq refuses. It renders nothing: that
 is views.py. Time is the emulator's clock; a job's steps are a function of it (jobs.py), and
-`settle()` writes what finished steps did into the connections.
+`settle()` writes what finished steps did into the connections. What happens to users and
+connections is told to `Events` (events.py), which the webhooks deliver.
+
+A connection is made by a web login (`login`: Blink's and the API's way, and the Consent UI's)
+or by an open-banking authorisation at the bank (`authorise`: the Consent UI's only).
 """
 
 from __future__ import annotations
 
+import threading
 import uuid
 from typing import Any
 
 from blink_desktop.emulator import catalogue, scenarios
 from blink_desktop.emulator.bodies import ConnectionBody, MfaBody, UserBody, parse
 from blink_desktop.emulator.clock import Clock
+from blink_desktop.emulator.events import Events
 from blink_desktop.emulator.jobs import Mfa, Plan, Timeline, progress
 from blink_desktop.emulator.links import Links
 from blink_desktop.emulator.problems import (
@@ -27,14 +33,20 @@ from blink_desktop.emulator.state import Row, State
 from blink_desktop.emulator.tokens import MFA_VERSIONS, Claims
 
 JOBS_KEPT_SECONDS = 7 * 86400  # GET /users/{id}/jobs shows the last 7 days, as Basiq's does
+OPEN_BANKING_SECONDS = 365 * 86400  # an open-banking connection lasts a year from authorisation
 _NO_LINKS = Links("")  # the rules read a job's steps, never its links
 
 
 class Rules:
-    def __init__(self, state: State, *, clock: Clock, job_speed: float = 1.0) -> None:
+    def __init__(
+        self, state: State, *, clock: Clock, events: Events, job_speed: float = 1.0
+    ) -> None:
         self.state = state
         self.clock = clock
+        self.events = events
         self.job_speed = job_speed
+        # Requests and the webhook thread both settle: each finished step is applied once.
+        self._settling = threading.Lock()
 
     # users
     def create_user(self, body: Any) -> Row:
@@ -44,7 +56,9 @@ class Rules:
             raise not_supplied("One of 'email' or 'mobile' is required.", "email")
         user_id = str(uuid.uuid4())
         self.state.add_user(user_id, email, mobile, user.names())
-        return self.user(user_id)
+        created = self.user(user_id)
+        self.events.user("user.created", created)
+        return created
 
     def update_user(self, user_id: str, body: Any) -> None:
         current = self.user(user_id)
@@ -54,10 +68,14 @@ class Rules:
         self.state.update_user(
             user_id, email or current["email"], mobile or current["mobile"], details
         )
+        self.events.user("user.updated", self.user(user_id))
 
     def delete_user(self, user_id: str) -> None:
+        """Delete a user with their connections, consents and data."""
         if not self.state.delete_user(user_id):
             raise not_found("user")
+        link = self.events.links.user(user_id)
+        self.events.emit("user.deleted", user_id, link, {"type": "user", "id": user_id})
 
     def user(self, user_id: str) -> Row:
         user = self.state.user(user_id)
@@ -78,7 +96,11 @@ class Rules:
         return row
 
     def create_connection(self, claims: Claims, user_id: str, body: Any) -> str:
-        """Start a first login at a bank; answer the job's id."""
+        """Start a first login at a bank, for the API; answer the job's id."""
+        return self.login(user_id, body, mfa=claims.version in MFA_VERSIONS)
+
+    def login(self, user_id: str, body: Any, *, mfa: bool) -> str:
+        """Start a first login at a web bank; `mfa` says whether the caller can answer MFA."""
         self.user(user_id)
         request = parse(ConnectionBody, body, "connection")
         institution_id = request.institution_id
@@ -87,6 +109,12 @@ class Rules:
                 "Institution ID  parameter is required.", "id", "connection/institution/id"
             )
         institution = _institution(institution_id)
+        if catalogue.method(institution) != "web":
+            raise not_valid(
+                f"{institution['name']} connects by open banking, through the Consent UI only.",
+                "id",
+                "connection/institution/id",
+            )
         login_id, password = request.credentials(need_login=True)
         failure = scenarios.login(login_id, password)
         # A bank checks the password first: only credentials it accepts can be "already
@@ -100,7 +128,7 @@ class Rules:
                 parameter="loginId",
                 pointer="connection/loginId",
             )
-        mfa = self._mfa(claims, institution, user_id, failure is None)
+        asks = self._mfa(mfa, institution, user_id, failure is None)
         connection_id = str(uuid.uuid4())
         self.state.add_connection(
             {
@@ -113,11 +141,15 @@ class Rules:
             }
         )
         return self._start_job(
-            user_id, connection_id, institution_id, login_id, "create", failure, mfa
+            user_id, connection_id, institution_id, login_id, "create", failure, asks
         )
 
     def update_connection(self, claims: Claims, user_id: str, connection_id: str, body: Any) -> str:
-        """Log in again with new credentials; answer the job's id."""
+        """Log in again with new credentials, for the API; answer the job's id."""
+        return self.relogin(user_id, connection_id, body, mfa=claims.version in MFA_VERSIONS)
+
+    def relogin(self, user_id: str, connection_id: str, body: Any, *, mfa: bool) -> str:
+        """Log in again at a web bank with new credentials; answer the job's id."""
         connection = self.connection(user_id, connection_id)
         request = parse(ConnectionBody, body, "connection")
         if request.institution_id not in (None, connection["institution_id"]):
@@ -129,12 +161,59 @@ class Rules:
         login_id, password = request.credentials(need_login=False)
         login_id = login_id or connection["login_id"]
         institution = _institution(connection["institution_id"])
+        if connection["method"] != "web":
+            raise not_valid(
+                "An open-banking connection is renewed at its bank, not with credentials.",
+                "id",
+                "connection/id",
+            )
         failure = scenarios.login(login_id, password)
-        mfa = self._mfa(claims, institution, user_id, failure is None)
+        asks = self._mfa(mfa, institution, user_id, failure is None)
         self.state.update_connection(connection_id, login_id=login_id)
         return self._start_job(
-            user_id, connection_id, institution["id"], login_id, "update", failure, mfa
+            user_id, connection_id, institution["id"], login_id, "update", failure, asks
         )
+
+    def authorise(
+        self, user_id: str, institution_id: str, approved: bool, connection_id: str | None = None
+    ) -> str:
+        """The person approved, or denied, sharing at an open-banking bank; answer the job's id.
+
+        With `connection_id`, or when this user already has a connection at that bank, this
+        reauthorises that connection; otherwise it makes a new one.
+        """
+        self.user(user_id)
+        institution = _institution(institution_id)
+        if catalogue.method(institution) != "openbanking":
+            raise not_valid(
+                f"{institution['name']} does not connect by open banking.", "institutionId"
+            )
+        login_id = scenarios.OPEN_BANKING_CUSTOMER
+        existing = (
+            self.connection(user_id, connection_id)
+            if connection_id
+            else self.state.duplicate(user_id, institution_id, login_id)
+        )
+        failure = None if approved else scenarios.ACCESS_DENIED
+        if existing is not None:
+            if existing["institution_id"] != institution_id:
+                raise not_valid("This connection is at another institution.", "connectionId")
+            return self._start_job(
+                user_id, existing["id"], institution_id, login_id, "update", failure, "none"
+            )
+        new_id = str(uuid.uuid4())
+        self.state.add_connection(
+            {
+                "id": new_id,
+                "user_id": user_id,
+                "institution_id": institution_id,
+                "login_id": login_id,
+                "status": "pending",
+                "created": self.clock(),
+                "method": "openbanking",
+            }
+        )
+        return self._start_job(user_id, new_id, institution_id, login_id, "create", failure, "none")
 
     def refresh_connection(self, user_id: str, connection_id: str) -> str:
         """Fetch the data again with the stored login; an invalid connection fails again."""
@@ -158,16 +237,17 @@ class Rules:
         ]
 
     def delete_connection(self, user_id: str, connection_id: str) -> None:
-        self.connection(user_id, connection_id)
+        """Delete a connection and its data (told as `connection.deleted` once it was made)."""
+        row = self.connection(user_id, connection_id)
         self.state.delete_connection(connection_id)
+        if row["last_used"] is not None:
+            self.events.connection("connection.deleted", row)
 
-    def _mfa(
-        self, claims: Claims, institution: dict[str, Any], user_id: str, login_ok: bool
-    ) -> Mfa:
+    def _mfa(self, mfa: bool, institution: dict[str, Any], user_id: str, login_ok: bool) -> Mfa:
         authorization = institution["authorization"]
         if authorization not in catalogue.MFA_AUTHORIZATIONS:
             return "none"
-        if claims.version not in MFA_VERSIONS:
+        if not mfa:
             raise not_valid(
                 f"{institution['name']} asks for multi-factor authentication, which needs a "
                 "token created with basiq-version 2.1 or later.",
@@ -236,29 +316,50 @@ class Rules:
 
     def settle(self) -> None:
         """Apply what finished job steps did to their connections, once each."""
-        now = self.clock()
-        for job in self.state.unfinished_jobs():
-            current = self._progress(job, now)
-            connection_id, applied = job["connection_id"], job["applied"]
-            if applied < 1 and current.verified is not None:
-                self.state.update_connection(
-                    connection_id, status="active", last_used=current.verified
-                )
-                applied = 1
-            elif applied < 1 and current.failed is not None:
-                if job["kind"] == "create":
-                    self.state.delete_connection(connection_id)
-                else:
-                    self.state.update_connection(connection_id, status="invalid")
-                applied = 3
-            if applied < 2 and current.accounts is not None:
-                self.state.update_connection(connection_id, accounts_at=current.accounts)
-                applied = 2
-            if applied < 3 and current.transactions is not None:
-                self.state.update_connection(connection_id, transactions_at=current.transactions)
-                applied = 3
-            if applied != job["applied"] or current.finished:
-                self.state.update_job(job["id"], applied=applied, finished=int(current.finished))
+        with self._settling:
+            now = self.clock()
+            for job in self.state.unfinished_jobs():
+                self._settle(job, self._progress(job, now))
+
+    def _settle(self, job: Row, current: Timeline) -> None:
+        connection_id, applied = job["connection_id"], job["applied"]
+        before = self.state.connection(connection_id)
+        if applied < 1 and current.verified is not None:
+            changes: dict[str, Any] = {"status": "active", "last_used": current.verified}
+            if before is not None and before["method"] == "openbanking":
+                changes["expires"] = current.verified + OPEN_BANKING_SECONDS
+            self.state.update_connection(connection_id, **changes)
+            if job["kind"] == "create":
+                self._tell(connection_id, "connection.created")
+            if before is not None and before["status"] != "active":
+                self._tell(connection_id, "connection.activated")
+            applied = 1
+        elif applied < 1 and current.failed is not None:
+            if job["kind"] == "create":
+                self.state.delete_connection(connection_id)
+            else:
+                self.state.update_connection(connection_id, status="invalid")
+                if before is not None and before["status"] != "invalid":
+                    self._tell(connection_id, "connection.invalidated")
+            applied = 3
+        if applied < 2 and current.accounts is not None:
+            self.state.update_connection(connection_id, accounts_at=current.accounts)
+            applied = 2
+        if applied < 3 and current.transactions is not None:
+            self.state.update_connection(connection_id, transactions_at=current.transactions)
+            self._tell(connection_id, "transactions.updated")
+            applied = 3
+        if applied != job["applied"] or current.finished:
+            self.state.update_job(job["id"], applied=applied, finished=int(current.finished))
+
+    def _tell(self, connection_id: str, event_type: str) -> None:
+        row = self.state.connection(connection_id)
+        if row is None:  # deleted while its job ran
+            return
+        if event_type == "transactions.updated":
+            self.events.transactions(row)
+        else:
+            self.events.connection(event_type, row)
 
     def _progress(self, job: Row, now: float) -> Timeline:
         return progress(job, now, _NO_LINKS)

@@ -37,6 +37,16 @@ class Claims:
     def is_server(self) -> bool:
         return self.scope == "SERVER_ACCESS"
 
+    @property
+    def v3(self) -> bool:
+        """Made with basiq-version 3.0: answers take 3.0's shapes and rules."""
+        return self.version == "3.0"
+
+    @property
+    def bound_v3(self) -> bool:
+        """A 3.0 client token bound to a user, as Basiq's Consent UI takes."""
+        return not self.is_server and self.v3 and bool(self.user_id)
+
 
 class TokenIssuer:
     def __init__(

@@ -1,8 +1,11 @@
 """The JSON bodies the emulator answers with, as Basiq's API shapes them.
 
 Pure functions of rows of the state, the time `now` and the request's `Links`; they change
-nothing. Accounts and transactions are built from a connection as its job has retrieved them
-(bankdata.py), then filtered with Basiq's filter grammar and paged.
+nothing. `v3` asks for basiq-version 3.0's shapes (a connection's `method` and `expiryDate`, a
+job's `jobType`, and `links.source` only once the job's connection exists); without it the
+answers are exactly those of versions 1.0 to 2.1. Accounts and transactions are built from a
+connection as its job has retrieved them (bankdata.py), then filtered with Basiq's filter
+grammar and paged.
 """
 
 from __future__ import annotations
@@ -111,7 +114,7 @@ def user(user: Row, connections: list[Row], links: Links) -> Json:
 
 
 # connections
-def connection(row: Row, links: Links, *, server: bool) -> Json:
+def connection(row: Row, links: Links, *, server: bool, v3: bool = False) -> Json:
     """A connection; `server` adds what only a server token sees (status and dates)."""
     user_id, connection_id = row["user_id"], row["id"]
     institution = _institution(row["institution_id"])
@@ -133,6 +136,10 @@ def connection(row: Row, links: Links, *, server: bool) -> Json:
             "user": links.user(user_id),
         },
     }
+    if v3:
+        result["method"] = row["method"]
+        if row["method"] == "openbanking":
+            result["expiryDate"] = iso(row["expires"])
     if server:
         result["status"] = row["status"]
         result["createdDate"] = iso(row["created"])
@@ -142,8 +149,10 @@ def connection(row: Row, links: Links, *, server: bool) -> Json:
     return result
 
 
-def connections(user_id: str, rows: list[Row], filter_text: str | None, links: Links) -> Json:
-    shown = [connection(row, links, server=True) for row in rows]
+def connections(
+    user_id: str, rows: list[Row], filter_text: str | None, links: Links, *, v3: bool = False
+) -> Json:
+    shown = [connection(row, links, server=True, v3=v3) for row in rows]
     shown = filtered(shown, filter_text, CONNECTION_FIELDS)
     return {
         "type": "list",
@@ -176,25 +185,28 @@ def jobs_started(job_ids: list[str], links: Links) -> Json:
     return {"type": "list", "data": [job_started(job_id, links) for job_id in job_ids]}
 
 
-def job(row: Row, now: float, links: Links) -> Json:
+def job(row: Row, now: float, links: Links, *, v3: bool = False) -> Json:
     current = progress(row, now, links)
-    return {
-        "type": "job",
-        "id": row["id"],
+    own = {"self": links.job(row["id"])}
+    # Under 3.0 a first login's connection exists only once its credentials are verified.
+    if not v3 or row["kind"] != "create" or current.verified is not None:
+        own["source"] = links.connection(row["user_id"], row["connection_id"])
+    shown: Json = {"type": "job", "id": row["id"]}
+    if v3:
+        shown["jobType"] = "connection"
+    shown |= {
         "created": iso(row["created"]),
         "updated": iso(current.updated),
         "steps": current.steps,
-        "links": {
-            "self": links.job(row["id"]),
-            "source": links.connection(row["user_id"], row["connection_id"]),
-        },
+        "links": own,
     }
+    return shown
 
 
-def jobs(user_id: str, rows: list[Row], now: float, links: Links) -> Json:
+def jobs(user_id: str, rows: list[Row], now: float, links: Links, *, v3: bool = False) -> Json:
     return {
         "type": "list",
-        "data": [job(row, now, links) for row in rows],
+        "data": [job(row, now, links, v3=v3) for row in rows],
         "links": {"self": links.jobs(user_id)},
     }
 
