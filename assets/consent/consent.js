@@ -736,10 +736,11 @@
     var consents = $("consents");
     consents.textContent = "";
     if (!session.consents.length) {
-      consents.appendChild(el("li", "card", "You have not given " + appName() + " a consent."));
+      consents.appendChild(el("li", "card card-empty",
+        "You have not given " + appName() + " a consent."));
     }
     session.consents.forEach(function (consent) {
-      var card = el("li", "card");
+      var card = el("li", "card card-plain");
       card.dataset.consentId = consent.id;
       var main = el("div", "card-main");
       main.appendChild(el("span", "card-title", consent.purpose.primary.title));
@@ -748,8 +749,10 @@
         : consent.status === "expired" ? "Ended " + date(consent.expiryDate)
           : "Given " + date(consent.created) + ", until " + date(consent.expiryDate);
       main.appendChild(el("span", "card-text", when));
+      var meta = el("span", "card-meta");
+      meta.appendChild(el("span", "status status-" + consent.status, consent.status));
+      main.appendChild(meta);
       card.appendChild(main);
-      card.appendChild(el("span", "status status-" + consent.status, consent.status));
       if (consent.status === "active") {
         var revoke = el("button", "button button-danger button-small", "Revoke");
         revoke.type = "button";
@@ -763,7 +766,7 @@
     var connections = $("connections");
     connections.textContent = "";
     if (!session.connections.length) {
-      connections.appendChild(el("li", "card", "No banks are connected."));
+      connections.appendChild(el("li", "card card-empty", "No banks are connected."));
     }
     session.connections.forEach(function (connection) {
       var inst = state.byId[connection.institution.id];
@@ -775,8 +778,10 @@
       var text = "Connected " + date(connection.createdDate);
       if (connection.expiryDate) text += ", until " + date(connection.expiryDate);
       main.appendChild(el("span", "card-text", text));
+      var meta = el("span", "card-meta");
+      meta.appendChild(methodBadge(connection.method));
+      main.appendChild(meta);
       card.appendChild(main);
-      card.appendChild(methodBadge(connection.method));
       var remove = el("button", "button button-secondary button-small", "Delete");
       remove.type = "button";
       remove.dataset.action = "delete";
@@ -848,7 +853,7 @@
     list.textContent = "";
     expiring.forEach(function (connection) {
       var inst = state.byId[connection.institution.id];
-      var card = el("li", "card");
+      var card = el("li", "card card-plain");
       card.dataset.connectionId = connection.id;
       var main = el("div", "card-main");
       main.appendChild(el("span", "card-title", institutionName(connection.institution.id)));
