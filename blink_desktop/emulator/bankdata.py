@@ -1,7 +1,13 @@
-"""Accounts and transactions for a connection: realistic, and the same for the same ids."""
+"""Accounts and transactions for a connection: realistic, and the same for the same ids.
+
+A connection's bank holds 90 days of history before the day it was made, then new movements
+every day since, each day drawn from its own seed: what the bank holds is a function of the
+connection and the moment it is read, so time passing (on the emulator's clock) brings new rows
+and never changes old ones."""
 
 from __future__ import annotations
 
+import math
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -47,9 +53,15 @@ def _iso(moment: datetime) -> str:
 
 
 def build(
-    connection: dict[str, Any], institution: dict[str, Any], holder: str, links: Links
+    connection: dict[str, Any],
+    institution: dict[str, Any],
+    holder: str,
+    links: Links,
+    as_of: float,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(accounts, transactions) for a connection, linked on the emulator's base URL."""
+    """(accounts, transactions) for a connection as its bank had them at `as_of` (epoch
+    seconds), linked on the emulator's base URL: 90 days before the connection was made, then
+    each day's since, up to `as_of`."""
     rng = random.Random(connection["id"])
     user_id, connection_id = connection["user_id"], connection["id"]
     institution_id = institution["id"]
@@ -57,13 +69,16 @@ def build(
     anchor = datetime.fromtimestamp(connection["created"], UTC).replace(
         hour=0, minute=0, second=0, microsecond=0
     )
+    now = datetime.fromtimestamp(as_of, UTC)
     kinds = _ACCOUNTS[: 2 + rng.randrange(3)]
     accounts: list[dict[str, Any]] = []
     transactions: list[dict[str, Any]] = []
     for index, (kind, product, name, opening_range, count_range) in enumerate(kinds):
         account_id = _uuid(connection_id, "account", index)
         opening = round(rng.uniform(*opening_range), 2)
-        rows = _transactions(rng, kind, opening, rng.randint(*count_range), anchor)
+        history = _history(rng, kind, rng.randint(*count_range), anchor)
+        history += _since(f"{connection_id}:{index}", kind, count_range, anchor, now, len(history))
+        rows = _running(history, kind, opening)
         balance = float(rows[-1][3]) if rows else opening
         limit = 6000.0 if kind == "credit-card" else 0.0
         accounts.append(
@@ -76,7 +91,7 @@ def build(
                 "currency": currency,
                 "balance": _money(balance),
                 "availableFunds": _money(max(balance + limit, 0.0) if kind != "mortgage" else 0),
-                "lastUpdated": _iso(anchor + timedelta(hours=9)),
+                "lastUpdated": _iso(now),
                 "class": {"type": kind, "product": product},
                 "accountHolder": holder,
                 "connection": connection_id,
@@ -85,7 +100,7 @@ def build(
                 "transactionIntervals": [
                     {
                         "from": (anchor - timedelta(days=DAYS)).date().isoformat(),
-                        "to": anchor.date().isoformat(),
+                        "to": now.date().isoformat(),
                     }
                 ],
                 "links": {
@@ -112,7 +127,8 @@ def build(
                     "subClass": {"code": code, "title": title} if code else None,
                     "institution": institution_id,
                     "connection": connection_id,
-                    "transactionDate": _iso(moment) if klass == "payment" else "",
+                    # A pending one has no postDate yet: its transactionDate is its only date.
+                    "transactionDate": _iso(moment) if klass == "payment" or pending else "",
                     "postDate": "" if pending else _iso(moment),
                     "enrich": _enrich(description, code, title) if klass == "payment" else None,
                     "links": {
@@ -125,26 +141,65 @@ def build(
     return accounts, transactions
 
 
-def _transactions(
-    rng: random.Random, kind: str, opening: float, count: int, anchor: datetime
-) -> list[tuple[datetime, tuple[str, str, str, str, tuple[int, int]], float, str, bool]]:
+Spec = tuple[str, str, str, str, tuple[int, int]]
+Movement = tuple[datetime, Spec, float]  # when, what, how much
+
+
+def _history(rng: random.Random, kind: str, count: int, anchor: datetime) -> list[Movement]:
+    """The 90 days before the day the connection was made."""
     start = anchor - timedelta(days=DAYS)
     moments = sorted(start + timedelta(seconds=rng.randrange(DAYS * 86400)) for _ in range(count))
     if kind == "mortgage":
         moments = [anchor - timedelta(days=30 * n + 2) for n in (2, 1, 0)]
+    return [(moment, *_pick(rng, kind, position)) for position, moment in enumerate(moments)]
+
+
+def _since(
+    seed: str,
+    kind: str,
+    count_range: tuple[int, int],
+    anchor: datetime,
+    now: datetime,
+    position: int,
+) -> list[Movement]:
+    """Each day's movements from the day the connection was made up to `now`.
+
+    Each day draws from its own generator, so a day's movements are the same whenever they are
+    read, and reading later only adds to them."""
+    per_day = sum(count_range) / 2 / DAYS
+    draws = max(1, math.ceil(per_day * 2))
+    movements: list[Movement] = []
+    for day in range((now - anchor).days + 1):
+        start = anchor + timedelta(days=day)
+        rng = random.Random(f"{seed}:{day}")
+        if kind == "mortgage":  # monthly, on from the three repayments of the history
+            moments = [start] if (day + 2) % 30 == 0 else []
+        else:
+            count = sum(rng.random() < per_day / draws for _ in range(draws))
+            moments = sorted(start + timedelta(seconds=rng.randrange(86400)) for _ in range(count))
+        for moment in moments:
+            if moment > now:
+                break
+            movements.append((moment, *_pick(rng, kind, position)))
+            position += 1
+    return movements
+
+
+def _running(
+    movements: list[Movement], kind: str, opening: float
+) -> list[tuple[datetime, Spec, float, str, bool]]:
+    """Each movement with the balance after it; the last two of a card or an everyday account
+    are still pending."""
     balance = opening
     rows = []
-    for position, moment in enumerate(moments):
-        spec, amount = _pick(rng, kind, position)
+    for position, (moment, spec, amount) in enumerate(movements):
         balance = round(balance + amount, 2)
-        pending = position >= len(moments) - 2 and kind in ("transaction", "credit-card")
+        pending = position >= len(movements) - 2 and kind in ("transaction", "credit-card")
         rows.append((moment, spec, amount, _money(balance), pending))
     return rows
 
 
-def _pick(
-    rng: random.Random, kind: str, position: int
-) -> tuple[tuple[str, str, str, str, tuple[int, int]], float]:
+def _pick(rng: random.Random, kind: str, position: int) -> tuple[Spec, float]:
     if kind == "mortgage":
         return ("LOAN REPAYMENT", "loan-repayment", "", "", (1800, 2600)), round(
             rng.uniform(1800, 2600), 2

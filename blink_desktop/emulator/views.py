@@ -10,6 +10,7 @@ grammar and paged.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -216,10 +217,36 @@ def retrieved(row: Row, links: Links) -> tuple[list[Json], list[Json]]:
     """(accounts, transactions) of a connection, each once its job has retrieved them."""
     if row["accounts_at"] is None:
         return [], []
-    institution = _institution(row["institution_id"])
-    holder = scenarios.full_name(row["login_id"])
-    accounts, transactions = bankdata.build(row, institution, holder, links)
+    # As the bank had them when transactions were last retrieved: a refresh's accounts step
+    # alone changes nothing, so balances always agree with the transactions shown.
+    as_of = row["transactions_at"] or row["accounts_at"]
+    accounts, transactions = _held(
+        row["id"],
+        row["user_id"],
+        row["created"],
+        row["institution_id"],
+        row["login_id"],
+        links,
+        as_of,
+    )
     return accounts, transactions if row["transactions_at"] is not None else []
+
+
+@functools.lru_cache(maxsize=64)
+def _held(
+    connection_id: str,
+    user_id: str,
+    created: float,
+    institution_id: str,
+    login_id: str,
+    links: Links,
+    as_of: float,
+) -> tuple[list[Json], list[Json]]:
+    """What the bank holds, built once for the pages of one listing (years of it take a
+    noticeable fraction of a second). Shared between answers: read it, never change it."""
+    connection = {"id": connection_id, "user_id": user_id, "created": created}
+    holder = scenarios.full_name(login_id)
+    return bankdata.build(connection, _institution(institution_id), holder, links, as_of)
 
 
 def accounts(user_id: str, rows: list[Row], filter_text: str | None, links: Links) -> Json:
