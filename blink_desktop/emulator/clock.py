@@ -7,6 +7,7 @@ steps with `clock.advance(seconds)` instead of sleeping.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from typing import Protocol
@@ -43,3 +44,35 @@ class FakeClock:
 
     def __repr__(self) -> str:
         return f"FakeClock({self():.3f})"
+
+
+class ShiftedClock:
+    """The emulator's clock: another clock, plus the time let pass on purpose.
+
+    `Emulator.pass_time` moves it forward on any clock, the system's too, so an integrator can
+    see days go by (new transactions at the banks, tokens expiring) without waiting for them.
+    """
+
+    def __init__(self, base: Clock, passed: float = 0.0) -> None:
+        self._base = base
+        self._passed = passed
+        self._lock = threading.Lock()
+
+    def __call__(self) -> float:
+        return self._base() + self._passed
+
+    @property
+    def passed(self) -> float:
+        """Seconds let pass so far."""
+        return self._passed
+
+    def pass_time(self, seconds: float) -> float:
+        """Move forward by `seconds` and answer the new time; time never runs backwards."""
+        if not math.isfinite(seconds) or seconds < 0:
+            raise ValueError("time passes forward, by a finite number of seconds")
+        with self._lock:
+            self._passed += seconds
+        return self()
+
+    def __repr__(self) -> str:
+        return f"ShiftedClock({self._base!r} + {self._passed:g} s)"

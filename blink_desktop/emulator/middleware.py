@@ -3,8 +3,8 @@
 A WSGI wrapper around the bottle app of routes.py: trailing slashes are dropped, CORS preflights
 answered from an allow-list, the body read once and bounded (inputs.py: 400 when malformed, 413
 over 1 MiB, however it arrives), every answer gets CORS headers, and injected faults (faults.py)
-add latency or answer an error before the route runs. Nothing a request says is copied into an
-answer's headers.
+add latency or answer an error before the route runs (except on the emulator's own controls).
+Nothing a request says is copied into an answer's headers.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ CORS_HEADERS = [
 # statement uploader also sends X-Requested-With and Cache-Control, to /statements, which the
 # emulator does not serve.) The answer is this list whatever the preflight asked for.
 ALLOWED_HEADERS = "Authorization, Content-Type, Accept, basiq-version"
+CONTROLS = "/_emulator/"
 PREFLIGHT_HEADERS = [
     ("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS"),
     ("Access-Control-Allow-Headers", ALLOWED_HEADERS),
@@ -62,6 +63,8 @@ class Middleware:
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         environ.pop("HTTP_TRANSFER_ENCODING", None)
+        if path.startswith(CONTROLS):  # the emulator's own controls, not Basiq's API
+            return self.app(environ, respond)
         latency, fault = self.faults.pick(method, path)
         if latency:
             time.sleep(latency)  # a slow network is real time, whatever the emulator's clock says

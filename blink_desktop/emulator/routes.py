@@ -7,7 +7,8 @@ no bytes can make raise. A raised `Problem` becomes Basiq's error envelope throu
 `JsonErrors` plugin, which also answers unknown paths and wrong methods; anything else a route
 raises is a bug: one ERROR line (its traceback at DEBUG) and Basiq's 500. The Blink page, logos
 and the JS control are static files on the same server; the Consent UI (its page and the
-private calls it makes) is consent_ui.py's.
+private calls it makes) is consent_ui.py's; the lifecycle controls under /_emulator/ are
+controls.py's.
 
 Answers take the shapes of the token's basiq-version: 3.0's (`claims.v3`), or exactly those of
 1.0 to 2.1. Under 3.0, connections are made only through the Consent UI.
@@ -23,11 +24,21 @@ from urllib.parse import parse_qsl
 import bottle
 
 from blink_desktop import paths
-from blink_desktop.emulator import consent_ui, consents, events, inputs, problems, views, webhooks
+from blink_desktop.emulator import (
+    consent_ui,
+    consents,
+    controls,
+    events,
+    inputs,
+    problems,
+    views,
+    webhooks,
+)
 from blink_desktop.emulator.auth import Auth, Need, TokenRateLimit
 from blink_desktop.emulator.clock import Clock
 from blink_desktop.emulator.consent_ui import ConsentUiSettings
 from blink_desktop.emulator.consents import Consents
+from blink_desktop.emulator.lifecycle import Lifecycle
 from blink_desktop.emulator.links import Links
 from blink_desktop.emulator.problems import not_valid
 from blink_desktop.emulator.rules import Rules
@@ -98,6 +109,7 @@ def build_app(
     consented: Consents,
     hooks: Webhooks,
     consent_settings: ConsentUiSettings,
+    lifecycle: Lifecycle,
     rate_limit: TokenRateLimit | None = None,
 ) -> bottle.Bottle:
     """The routes; every link in their answers hangs off `links`, the emulator's own address."""
@@ -308,6 +320,7 @@ def build_app(
         return json_response(events.view(rules.events.get(event_id), links))
 
     consent_ui.install(app, route, auth, rules, consented, consent_settings, links)
+    controls.install(route, lifecycle)
     _static(app)
     return app
 

@@ -216,9 +216,11 @@ class Rules:
         return self._start_job(user_id, new_id, institution_id, login_id, "create", failure, "none")
 
     def refresh_connection(self, user_id: str, connection_id: str) -> str:
-        """Fetch the data again with the stored login; an invalid connection fails again."""
+        """Fetch the data again with the stored login; an invalid connection fails again, and so
+        does one broken on purpose (its password changed at the bank) until it is updated."""
         connection = self.connection(user_id, connection_id)
-        failure = scenarios.INVALID_CREDENTIALS if connection["status"] == "invalid" else None
+        stale = connection["status"] == "invalid" or connection["broken"]
+        failure = scenarios.INVALID_CREDENTIALS if stale else None
         return self._start_job(
             user_id,
             connection_id,
@@ -328,6 +330,8 @@ class Rules:
             changes: dict[str, Any] = {"status": "active", "last_used": current.verified}
             if before is not None and before["method"] == "openbanking":
                 changes["expires"] = current.verified + OPEN_BANKING_SECONDS
+            if job["kind"] == "update":
+                changes["broken"] = 0  # the bank took the new credentials
             self.state.update_connection(connection_id, **changes)
             if job["kind"] == "create":
                 self._tell(connection_id, "connection.created")

@@ -1,10 +1,10 @@
 """Run the emulator: in a thread on port 0 for the app and tests, or in the foreground.
 
-`Emulator` wires the pieces once: the state and `Auth` over it, all on one clock; httpd's
-`Serving` to put it on a socket; then, with the address that socket has (every link hangs off
-it), the webhooks, the events they deliver, `Rules` and `Consents`, the routes over them, and
-the middleware (CORS, body, faults) and the access log in front. `start()` also starts the
-webhooks' thread.
+`Emulator` wires the pieces once: the state and `Auth` over it, all on one clock (the one given,
+plus the time let pass); httpd's `Serving` to put it on a socket; then, with the address that
+socket has (every link hangs off it), the webhooks, the events they deliver, `Rules`,
+`Consents` and the lifecycle controls, the routes over them, and the middleware (CORS, body,
+faults) and the access log in front. `start()` also starts the webhooks' thread.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from types import TracebackType
 
 from blink_desktop.emulator import DEFAULT_API_KEY
 from blink_desktop.emulator.auth import Auth, TokenRateLimit
-from blink_desktop.emulator.clock import Clock, system_clock
+from blink_desktop.emulator.clock import Clock, ShiftedClock, system_clock
 from blink_desktop.emulator.consent_ui import (
     DEFAULT_APP_NAME,
     ConsentUiSettings,
@@ -25,6 +25,7 @@ from blink_desktop.emulator.consent_ui import (
 from blink_desktop.emulator.consents import Consents
 from blink_desktop.emulator.events import Events
 from blink_desktop.emulator.faults import Fault, Faults
+from blink_desktop.emulator.lifecycle import DAY, Lifecycle, restore_time
 from blink_desktop.emulator.links import Links
 from blink_desktop.emulator.middleware import Middleware
 from blink_desktop.emulator.routes import build_app
@@ -40,7 +41,8 @@ class Emulator:
     """The offline Basiq API and Blink page, on a real HTTP server.
 
     `clock` answers epoch seconds; pass a `FakeClock` to move tokens, jobs and webhook retries
-    by hand. `redirect_url` is the application's, where the Consent UI sends the person back
+    by hand. `self.clock` is the emulator's time: that clock plus what `pass_time` let pass.
+    `redirect_url` is the application's, where the Consent UI sends the person back
     (as set in Basiq's dashboard); `app_name` is the name it shows them.
     """
 
@@ -67,8 +69,9 @@ class Emulator:
             app_name or DEFAULT_APP_NAME, checked_redirect_url(redirect_url)
         )
         self.api_key = api_key or DEFAULT_API_KEY
-        self.clock = clock
+        self.clock = clock = ShiftedClock(clock)
         self.state = State(state_path, clock=clock)
+        restore_time(self.state, clock)
         self.auth = Auth(self.state, clock=clock, api_key=self.api_key, token_ttl=token_ttl)
         self.faults = Faults()
         for fault in faults or []:
@@ -93,6 +96,9 @@ class Emulator:
         self.events = Events(self.state, clock=clock, links=links, publish=self.webhooks.publish)
         self.rules = Rules(self.state, clock=clock, events=self.events, job_speed=job_speed)
         self.consents = Consents(self.state, clock=clock, rules=self.rules, events=self.events)
+        self.lifecycle = Lifecycle(
+            self.state, clock=clock, rules=self.rules, auth=self.auth, kick=self.webhooks.kick
+        )
         routes = build_app(
             self.auth,
             self.rules,
@@ -101,6 +107,7 @@ class Emulator:
             consented=self.consents,
             hooks=self.webhooks,
             consent_settings=self.consent_ui,
+            lifecycle=self.lifecycle,
             rate_limit=TokenRateLimit(token_rate_limit, clock=clock),
         )
         self._app: WsgiApp = Middleware(routes, self.faults)
@@ -138,7 +145,23 @@ class Emulator:
 
     def expire_tokens(self) -> None:
         """Every token issued so far now answers 403 "Token has expired"."""
-        self.auth.expire_all()
+        self.lifecycle.expire_tokens()
+
+    def break_connection(self, connection_id: str) -> None:
+        """As if its password changed at the bank: its next refresh fails `invalid-credentials`
+        and it becomes `invalid`, until its credentials are updated (Blink's update mode, or
+        the Consent UI with its `connectionId`). An unknown id raises LookupError."""
+        self.lifecycle.break_connection(connection_id)
+
+    def pass_time(self, days: float = 0.0, *, seconds: float = 0.0) -> float:
+        """Move the emulator's clock on, whatever clock it was given; answer its new time.
+
+        Each bank's data grows day by day, so a refresh afterwards brings new transactions;
+        tokens older than their lifetime expire, and jobs, consents and webhook retries move on.
+        Kept in the state file across restarts. At most 3650 days at once (ValueError)."""
+        if not (days >= 0 and seconds >= 0):
+            raise ValueError("time passes forward: days and seconds must be 0 or more")
+        return self.lifecycle.pass_time(days * DAY + seconds)
 
     def __enter__(self) -> Emulator:
         return self.start()

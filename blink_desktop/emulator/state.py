@@ -38,7 +38,8 @@ CREATE TABLE IF NOT EXISTS connections (
     accounts_at REAL,
     transactions_at REAL,
     method TEXT NOT NULL DEFAULT 'web',
-    expires REAL
+    expires REAL,
+    broken INTEGER NOT NULL DEFAULT 0
 );
 CREATE TABLE IF NOT EXISTS jobs (
     id TEXT PRIMARY KEY,
@@ -99,6 +100,7 @@ CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (next_at) WHERE status =
 _ADDED_COLUMNS = (
     ("connections", "method", "TEXT NOT NULL DEFAULT 'web'"),
     ("connections", "expires", "REAL"),
+    ("connections", "broken", "INTEGER NOT NULL DEFAULT 0"),
 )
 
 Row = dict[str, Any]
