@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from blink_desktop import __version__, keychain, logs
 from blink_desktop.emulator import DEFAULT_API_KEY
+from blink_desktop.emulator.command import add_control_command
 from blink_desktop.errors import BlinkError, SettingsError, StoreError
 from blink_desktop.settings import Settings, load_settings
 
@@ -107,6 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the application's name, shown by the Consent UI (default: Your application)",
     )
     emulator.set_defaults(func=_emulator)
+    add_control_command(commands)
     login = commands.add_parser(
         "login",
         help="store your Basiq API key in the OS keyring (read from the prompt or stdin)",

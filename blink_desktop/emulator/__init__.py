@@ -7,7 +7,9 @@ request bodies); rules.py (what users, connections and jobs do to state.py);
 views.py (the JSON answers, linked through links.py); jobs.py (a job's steps as a function of
 the clock); clock.py (the one injectable clock, and FakeClock); problems.py (Basiq's errors);
 catalogue.py, bankdata.py, scenarios.py and filters.py (institutions, account data, the sandbox
-users, Basiq's filter grammar).
+users, Basiq's filter grammar). The lifecycle controls (break a connection, let time pass,
+expire every token): lifecycle.py, served under /_emulator/ by controls.py, called from another
+process by remote.py, and from the command line by command.py (`blink-desktop emulator-control`).
 """
 
 from __future__ import annotations
