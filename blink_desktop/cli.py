@@ -123,9 +123,11 @@ def build_parser() -> argparse.ArgumentParser:
         "serve",
         help="run the reference server that holds the API key (for development)",
         description="Run the reference server in the foreground: POST /user, POST /access_token, "
-        "POST /connections, GET /users/{id}/connections, GET /health. The first line printed is "
-        "its base URL. With no API key it uses an embedded emulator. For production, run "
-        "blink_desktop.server:wsgi under a WSGI server (see the README).",
+        "POST /connections, GET /users/{id}/connections, GET /health, and Basiq's webhooks at "
+        "POST /webhooks/basiq (BLINK_DESKTOP_WEBHOOK_SECRET). The first line printed is its base "
+        "URL. With no API key it uses an embedded emulator, and receives that emulator's "
+        "webhooks. For production, run blink_desktop.server:wsgi under a WSGI server (see the "
+        "README).",
     )
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (%(default)s)")
     serve.add_argument(
@@ -219,8 +221,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
                 "Choose another --port."
             ) from None
         _log_to_stdout("blink_desktop.server")
+        # With an embedded emulator, the server registers its webhook receiver there now that
+        # it has an address, so that the emulator's webhooks come back to it.
+        receiver = server.listening(http.url)
         print(http.url, flush=True)
-        upstream = "an embedded emulator" if server.emulated else server.upstream.api_url
+        if receiver is None:
+            upstream = server.upstream.api_url
+        else:
+            upstream = (
+                f"an embedded emulator at {server.upstream.api_url}, whose webhooks arrive at "
+                f"{receiver}"
+            )
         print(
             f"blink-desktop serve: Basiq upstream is {upstream}. Stop with Ctrl-C.",
             file=sys.stderr,

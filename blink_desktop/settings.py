@@ -6,6 +6,7 @@ setting, where it came from and what is accepted.
 
 from __future__ import annotations
 
+import base64
 import os
 import tomllib
 from pathlib import Path
@@ -67,6 +68,10 @@ class Settings(BaseSettings):
         default=None,
         description="`serve`'s database: a SQLite file path, or a postgresql:// URL.",
     )
+    webhook_secret: SecretStr | None = Field(
+        default=None,
+        description="For `serve`: the secret of its webhook at Basiq (whsec_…), never logged.",
+    )
     basiq_version: Literal["2.0", "2.1", "3.0"] = Field(
         default="2.1", description="basiq-version for tokens (2.1 adds MFA; 3.0 binds tokens)."
     )
@@ -95,6 +100,21 @@ class Settings(BaseSettings):
         value = value.strip() if value else None
         if value and "://" in value and not value.startswith(("postgresql://", "postgres://")):
             raise ValueError("expected a SQLite file path or a postgresql://… URL")
+        return value or None
+
+    @field_validator("webhook_secret", mode="before")
+    @classmethod
+    def _webhook_secret(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        key = value.removeprefix("whsec_")
+        try:
+            valid = bool(base64.b64decode(key + "=" * (-len(key) % 4), validate=True))
+        except ValueError:
+            valid = False
+        if value and not valid:
+            raise ValueError("expected the webhook's secret as Basiq shows it: whsec_ and base64")
         return value or None
 
     @field_validator("client_ids", mode="before")
@@ -167,7 +187,7 @@ def _explain(exc: ValidationError, config: Path) -> str:
     return "\n".join(lines)
 
 
-_SECRET_FIELDS = {"api_key", "database_url"}  # a URL may hold a password
+_SECRET_FIELDS = {"api_key", "database_url", "webhook_secret"}  # a URL may hold a password
 
 
 def _accepted(error: Any) -> str:

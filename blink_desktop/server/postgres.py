@@ -4,13 +4,15 @@ psycopg 3 and its connection pool. The store needs a handful of statements, writ
 engine; the locks that keep it correct are PostgreSQL's own; and the SQLite engine goes on
 converting the previous server's file. SQLAlchemy Core and Alembic would spare none of that.
 
-- Migrations run at start in one transaction that first takes an advisory lock: instances
-  starting at once migrate one after the other, and the later ones find nothing to do. DDL is
-  transactional here, so a migration that fails leaves nothing half done.
+- Migrations (postgres_schema.py) run at start, behind an advisory lock: instances starting
+  at once migrate once.
 - `user_for` creates a person's Basiq user holding a transaction-scoped advisory lock on the
   identifier: across every worker and instance, one request at a time may create it; the
   others wait for the lock (at most USER_WAIT), then find the user it made. A worker that dies
   while Basiq answers releases the lock with its connection.
+- A webhook is inserted ON CONFLICT DO NOTHING on its webhook-id: of two instances recording
+  the same one at once, one inserts it and the other waits for that, then finds it there.
+  Reading events is claimed row by row (compare-and-set on the attempts), so each is read once.
 - The pool checks a connection before lending it, a request waits at most WAIT for one, and
   connecting has a timeout: a database that does not answer is StoreUnavailable (503) within
   seconds, logged once when it stops answering and once when it answers again; the first
@@ -24,7 +26,7 @@ import logging
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import psycopg
@@ -34,11 +36,16 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from blink_desktop.errors import StoreError
 from blink_desktop.logs import redactor
+from blink_desktop.server import postgres_schema
 from blink_desktop.server.store import (
     USER_WAIT,
     Clock,
+    ConnectionEvent,
+    ReceivedWebhook,
     ReportedConnection,
+    Resolution,
     StoreUnavailable,
+    Unresolved,
     timestamp,
     user_being_created,
     utc_now,
@@ -66,30 +73,10 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
     "tcp_user_timeout": 15_000,
 }
 
-# Advisory locks are (namespace, key) pairs; the namespaces spell "Blnk" and "Blus", so that
-# another application sharing the database is unlikely to take the same ones.
-MIGRATION_LOCK = (0x426C6E6B, 0)
+# Advisory locks are (namespace, key) pairs; the namespace spells "Blus" (the schema's own
+# lock, in postgres_schema.py, "Blnk"), so that another application sharing the database is
+# unlikely to take the same ones.
 USER_LOCKS = 0x426C7573
-
-SCHEMA_TABLE = "blink_desktop_schema"
-MIGRATIONS: tuple[tuple[str, ...], ...] = (
-    (
-        """CREATE TABLE users (
-            identifier text PRIMARY KEY,
-            basiq_user_id text NOT NULL,
-            created timestamptz NOT NULL
-        )""",
-        """CREATE TABLE reported_connections (
-            connection_id text PRIMARY KEY,
-            basiq_user_id text NOT NULL,
-            reported timestamptz NOT NULL,
-            updated timestamptz NOT NULL
-        )""",
-        "CREATE INDEX reported_connections_by_user"
-        " ON reported_connections (basiq_user_id, reported DESC, connection_id)",
-    ),
-)
-VERSION = len(MIGRATIONS)
 
 UNAVAILABLE = (
     "The server's database is not answering, so this request was not served. Retry in a few "
@@ -175,28 +162,10 @@ class PostgresStore:
 
     def _migrate(self, conninfo: str) -> None:
         try:
-            with psycopg.connect(conninfo, autocommit=True) as conn, conn.transaction():
-                conn.execute("SELECT pg_advisory_xact_lock(%s, %s)", MIGRATION_LOCK)
-                exists = conn.execute("SELECT to_regclass(%s)", (SCHEMA_TABLE,)).fetchone()
-                current = 0
-                if exists and exists[0] is not None:
-                    row = conn.execute(f"SELECT version FROM {SCHEMA_TABLE}").fetchone()
-                    current = int(row[0]) if row else 0
-                else:
-                    conn.execute(f"CREATE TABLE {SCHEMA_TABLE} (version integer NOT NULL)")
-                if current > VERSION:
-                    raise StoreError(
-                        f"The server's database at {self.where} was written by a newer "
-                        f"blink-desktop (schema {current}); update blink-desktop."
-                    )
-                if current == VERSION:
-                    return
-                for statements in MIGRATIONS[current:]:
-                    for statement in statements:
-                        conn.execute(statement)
-                conn.execute(f"DELETE FROM {SCHEMA_TABLE}")
-                conn.execute(f"INSERT INTO {SCHEMA_TABLE} (version) VALUES (%s)", (VERSION,))
-            log.info("The server's database at %s is at schema %d.", self.where, VERSION)
+            with psycopg.connect(conninfo, autocommit=True) as conn:
+                migrated = postgres_schema.migrate(conn, self.where)
+            if migrated:
+                log.info("The server's database at %s is at schema %d.", self.where, migrated)
         except psycopg.OperationalError as exc:
             raise StoreError(
                 f"The server's database at {self.where} cannot be reached ({_reason(exc)}). "
@@ -211,7 +180,7 @@ class PostgresStore:
     @property
     def version(self) -> int:
         with self._connection("read the schema version") as conn:
-            row = conn.execute(f"SELECT version FROM {SCHEMA_TABLE}").fetchone()
+            row = conn.execute(f"SELECT version FROM {postgres_schema.TABLE}").fetchone()
         return int(row[0]) if row else 0
 
     def close(self) -> None:
@@ -251,8 +220,8 @@ class PostgresStore:
             if back:
                 log.info("The server's database at %s answers again.", self.where)
 
-    def _now(self) -> datetime:
-        moment = self._clock()
+    def _now(self, later: float = 0.0) -> datetime:
+        moment = self._clock() + timedelta(seconds=later)
         return moment.replace(microsecond=moment.microsecond - moment.microsecond % 1000)
 
     def basiq_user(self, identifier: str) -> str | None:
@@ -315,3 +284,70 @@ class PostgresStore:
     def check(self) -> None:
         with self._connection("check the database") as conn:
             conn.execute("SELECT 1")
+
+    # webhooks
+    def record_webhook(self, webhook: ReceivedWebhook) -> bool:
+        stamp = self._now()
+        with self._connection("save the webhook") as conn:
+            added = conn.execute(
+                "INSERT INTO webhooks (message_id, event_id, event_type, basiq_user_id,"
+                " connection_id, received, resolve_after, body)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (message_id) DO NOTHING",
+                (
+                    webhook.message_id,
+                    webhook.event_id,
+                    webhook.event_type,
+                    webhook.basiq_user_id,
+                    webhook.connection_id,
+                    stamp,
+                    stamp,
+                    webhook.body,
+                ),
+            )
+            return added.rowcount == 1
+
+    def connection_events(self, basiq_user_id: str) -> list[ConnectionEvent]:
+        with self._connection("read the webhooks") as conn:
+            rows = conn.execute(
+                "SELECT connection_id, event_type, occurred, received, seq FROM webhooks"
+                " WHERE basiq_user_id = %s AND connection_id IS NOT NULL"
+                " AND event_type LIKE 'connection.%%' ORDER BY seq",
+                (basiq_user_id,),
+            ).fetchall()
+        return [
+            ConnectionEvent(str(c), str(kind), occurred and timestamp(occurred), timestamp(at), n)
+            for c, kind, occurred, at, n in rows
+        ]
+
+    def unresolved_webhooks(self, limit: int) -> list[Unresolved]:
+        with self._connection("read the webhooks") as conn:
+            rows = conn.execute(
+                "SELECT message_id, event_id, attempts FROM webhooks WHERE resolved IS NULL"
+                " AND resolve_after <= %s ORDER BY resolve_after, seq LIMIT %s",
+                (self._now(), limit),
+            ).fetchall()
+        return [Unresolved(str(m), str(e), int(a)) for m, e, a in rows]
+
+    def claim_webhook(self, webhook: Unresolved, retry_in: float) -> bool:
+        with self._connection("save the webhook") as conn:
+            claimed = conn.execute(
+                "UPDATE webhooks SET attempts = attempts + 1, resolve_after = %s"
+                " WHERE message_id = %s AND attempts = %s AND resolved IS NULL",
+                (self._now(retry_in), webhook.message_id, webhook.attempts),
+            )
+            return claimed.rowcount == 1
+
+    def resolve_webhook(self, message_id: str, resolution: Resolution) -> None:
+        with self._connection("save the webhook") as conn:
+            conn.execute(
+                "UPDATE webhooks SET resolved = %s, occurred = %s,"
+                " basiq_user_id = coalesce(basiq_user_id, %s),"
+                " connection_id = coalesce(connection_id, %s) WHERE message_id = %s",
+                (
+                    self._now(),
+                    resolution.occurred,
+                    resolution.basiq_user_id,
+                    resolution.connection_id,
+                    message_id,
+                ),
+            )

@@ -7,9 +7,11 @@ request creates it, however many ask at once), requires a known client id (an `X
 header, or `client_id` in the body), binds client tokens to the user where the API version
 needs it, and turns Basiq's errors into errors (one that says when to come back, such as its
 /token rate limit, at once: 503 with its Retry-After). It records the connections apps report
-(`POST /connections`), lists them per user (`GET /users/{id}/connections`), and answers
-`GET /health`. While its database does not answer, each request that needs it gets 503
-`database-unavailable` with a Retry-After. Each request is logged once, on the
+(`POST /connections`), lists them per user with the status Basiq's webhooks gave them
+(`GET /users/{id}/connections`), receives those webhooks (`POST /webhooks/basiq`, webhooks.py:
+signed by Basiq, not sent by apps, so no client id), and answers `GET /health`. While its
+database does not answer, each request that needs it gets 503 `database-unavailable` with a
+Retry-After. Each request is logged once, on the
 `blink_desktop.server` logger.
 """
 
@@ -26,6 +28,7 @@ from blink_desktop.basiq.http import RetryLater
 from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.errors import ApiAuthError, ApiUnavailable, BlinkError
 from blink_desktop.httpd import JsonErrors, WsgiApp, access_log, json_response
+from blink_desktop.server import webhooks
 from blink_desktop.server.bodies import (
     MAX_BODY,
     Body,
@@ -102,20 +105,34 @@ def _convert(exc: Exception) -> Refused | None:
     return None
 
 
-def create_app(keyholder: KeyHolder, store: Store, client_ids: Sequence[str]) -> WsgiApp:
-    """The WSGI application, logging each request."""
+def _raw_body() -> bytes:
+    """The request's body, at most MAX_BODY bytes, else 413."""
+    # Bottle reads a whole body before handing out any of it, spooling a large one to disk;
+    # waitress caps what it lets through, gunicorn does not: refuse one declared too large
+    # unread.
+    if bottle.request.content_length > MAX_BODY:
+        raise Refused(413, "The request body is too large.", "body-too-large")
+    raw = bottle.request.body.read(MAX_BODY + 1)
+    if len(raw) > MAX_BODY:
+        raise Refused(413, "The request body is too large.", "body-too-large")
+    return bytes(raw)
+
+
+def create_app(
+    keyholder: KeyHolder,
+    store: Store,
+    client_ids: Sequence[str],
+    receiver: webhooks.Receiver | None = None,
+) -> WsgiApp:
+    """The WSGI application, logging each request; without a receiver, webhooks get 503."""
     clients = ClientIds(client_ids)
+    receiver = receiver or webhooks.Receiver(store)
     app = bottle.Bottle(catchall=True)
     app.install(JsonErrors(_fallback, convert=_convert, logger=log))
 
     def posted(model: type[Body]) -> Body:
         """The posted body, from a known client, as `model`."""
-        # Bottle reads a whole body before handing out any of it, spooling a large one to
-        # disk; waitress caps what it lets through, gunicorn does not: refuse one declared
-        # too large unread.
-        if bottle.request.content_length > MAX_BODY:
-            raise Refused(413, "The request body is too large.", "body-too-large")
-        body = json_object(bottle.request.body.read(MAX_BODY + 1))
+        body = json_object(_raw_body())
         clients.check(bottle.request.get_header("X-Client-Id") or body.get("client_id"))
         return parse(model, body)
 
@@ -156,16 +173,26 @@ def create_app(keyholder: KeyHolder, store: Store, client_ids: Sequence[str]) ->
     def user_connections(user_id: str) -> bottle.HTTPResponse:
         clients.check(bottle.request.get_header("X-Client-Id"))
         listed = store.connections_of(path_id("user_id", user_id))
+        told = webhooks.statuses(store.connection_events(user_id)) if listed else {}
         return _ok(
             [
-                {"id": item.connection_id, "created": item.reported, "status": "reported"}
+                {
+                    "id": item.connection_id,
+                    "created": item.reported,
+                    "status": told.get(item.connection_id, "reported"),
+                }
                 for item in listed
             ]
         )
+
+    def webhook() -> bottle.HTTPResponse:
+        headers = {name: str(value) for name, value in bottle.request.headers.items()}
+        return _ok(receiver.receive(_raw_body(), headers))
 
     app.route("/health", "GET", health)
     app.route("/user", "POST", user)
     app.route("/access_token", "POST", access_token)
     app.route("/connections", "POST", report)
     app.route("/users/<user_id>/connections", "GET", user_connections)
+    app.route(webhooks.PATH, "POST", webhook)
     return access_log(app, log)

@@ -110,12 +110,13 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
 def serve(emulator: Emulator, database: Path | str) -> Iterator[Callable[..., Running]]:
     with ExitStack() as stack:
 
-        def start(version: str = "2.1", api_key: str | None = None) -> Running:
+        def start(version: str = "2.1", api_key: str | None = None, **more: Any) -> Running:
             settings = load_settings(
                 api_key=api_key or emulator.api_key,
                 api_url=emulator.url,
                 client_ids=[CLIENT],
                 basiq_version=version,
+                **more,
             )
             server = build_server(settings, database=database)
             stack.callback(server.close)

@@ -13,7 +13,8 @@ from blink_desktop.emulator import Emulator
 from blink_desktop.errors import BlinkError, SettingsError, StoreError
 from blink_desktop.server import build_server
 from blink_desktop.server.postgres import PostgresStore
-from blink_desktop.server.store import SqliteStore, is_postgres_url, open_store
+from blink_desktop.server.sqlite import SqliteStore
+from blink_desktop.server.store import is_postgres_url, open_store
 from blink_desktop.settings import load_settings
 from tests.conftest import serving
 from tests.server.conftest import CLIENT, previous_servers_file

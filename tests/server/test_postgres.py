@@ -11,8 +11,9 @@ import psycopg
 import pytest
 
 from blink_desktop.errors import StoreError
-from blink_desktop.server import postgres
-from blink_desktop.server.postgres import VERSION, PostgresStore, safe_url
+from blink_desktop.server import postgres, postgres_schema
+from blink_desktop.server.postgres import PostgresStore, safe_url
+from blink_desktop.server.postgres_schema import VERSION
 from blink_desktop.server.store import StoreUnavailable
 from harness.ports import free_port
 from tests.conftest import wait_for
@@ -56,6 +57,21 @@ def test_instances_starting_at_once_migrate_once(url: str) -> None:
     finally:
         for store in opened:
             store.close()
+
+
+def test_the_last_versions_schema_gains_the_webhooks_keeping_its_records(url: str) -> None:
+    with psycopg.connect(url) as conn:  # version 1, as the release before webhooks left it
+        for statement in postgres_schema.MIGRATIONS[0]:
+            conn.execute(statement)
+        conn.execute("CREATE TABLE blink_desktop_schema (version integer NOT NULL)")
+        conn.execute("INSERT INTO blink_desktop_schema VALUES (1)")
+        conn.execute("INSERT INTO users VALUES ('me@x.co', 'u1', now())")
+    store = PostgresStore(url)
+    try:
+        assert (store.version, store.basiq_user("me@x.co")) == (VERSION, "u1") == (2, "u1")
+        assert store.connection_events("u1") == []
+    finally:
+        store.close()
 
 
 def test_a_newer_schema_is_refused_without_touching_it(url: str) -> None:

@@ -15,7 +15,13 @@ from blink_desktop.basiq import BasiqClient, KeyHolder
 from blink_desktop.emulator import Emulator, Fault
 from blink_desktop.errors import BlinkError, StoreError
 from blink_desktop.server import build_server, create_app
-from blink_desktop.server.store import ReportedConnection
+from blink_desktop.server.store import (
+    ConnectionEvent,
+    ReceivedWebhook,
+    ReportedConnection,
+    Resolution,
+    Unresolved,
+)
 from blink_desktop.settings import load_settings
 from tests.conftest import serving
 from tests.server.conftest import CLIENT, Running, claims
@@ -319,6 +325,21 @@ class BrokenStore:
         raise self.failure
 
     def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
+        raise self.failure
+
+    def record_webhook(self, webhook: ReceivedWebhook) -> bool:
+        raise self.failure
+
+    def connection_events(self, basiq_user_id: str) -> list[ConnectionEvent]:
+        raise self.failure
+
+    def unresolved_webhooks(self, limit: int) -> list[Unresolved]:
+        raise self.failure
+
+    def claim_webhook(self, webhook: Unresolved, retry_in: float) -> bool:
+        raise self.failure
+
+    def resolve_webhook(self, message_id: str, resolution: Resolution) -> None:
         raise self.failure
 
     def check(self) -> None:

@@ -1,6 +1,7 @@
 """The server under many requests at once, over HTTP, with the emulator counting Basiq users:
 one process on either engine; two instances (gunicorn with two workers, and `serve`) on one
-PostgreSQL; and the database stopped mid-run."""
+PostgreSQL, taking the same users, reports and webhook at once; and the database stopped
+mid-run."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from functools import partial
 
 import psycopg
 import pytest
@@ -23,6 +25,7 @@ from harness.ports import free_port
 from tests.conftest import foreground, wait_for
 from tests.server.conftest import CLIENT, Running
 from tests.server.database import Postgres
+from tests.server.hooks import SECRET, deliver, message, signed
 
 
 def at_once(calls: list[Callable[[], requests.Response]]) -> list[requests.Response]:
@@ -110,6 +113,7 @@ def test_two_instances_with_workers_on_one_postgresql_duplicate_nothing_and_lose
         "API_KEY": emulator.api_key,
         "API_URL": emulator.url,
         "CLIENT_IDS": CLIENT,
+        "WEBHOOK_SECRET": SECRET,
     }.items():
         monkeypatch.setenv(f"BLINK_DESKTOP_{name}", value)
     serve = [sys.executable, "-m", "blink_desktop", "serve", "--port", "0"]
@@ -133,9 +137,16 @@ def test_two_instances_with_workers_on_one_postgresql_duplicate_nothing_and_lose
         assert [reply.status_code for reply in replies] == [201] * 40
         expected = sorted(f"c{n}" for n in range(10))
         assert listed(first, user) == listed(second, user) == expected
+        # One webhook, delivered twelve times at once to the three worker processes.
+        body = message("connection.activated", user=user, connection="c0")
+        headers = signed(body)
+        replies = at_once([partial(deliver, instances[n % 2], body, headers) for n in range(12)])
+        assert [reply.status_code for reply in replies] == [200] * 12
+        assert [reply.json()["result"]["duplicate"] for reply in replies].count(False) == 1
     with psycopg.connect(database) as conn:
         assert conn.execute("SELECT count(*) FROM reported_connections").fetchone() == (10,)
         assert conn.execute("SELECT count(*) FROM users").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM webhooks").fetchone() == (1,)
 
 
 @pytest.mark.parametrize("database", ["postgresql"], indirect=True)

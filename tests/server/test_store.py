@@ -14,13 +14,9 @@ from pathlib import Path
 import pytest
 
 from blink_desktop.errors import StoreError
-from blink_desktop.server.store import (
-    VERSION,
-    ReportedConnection,
-    SqliteStore,
-    Store,
-    open_store,
-)
+from blink_desktop.server import sqlite
+from blink_desktop.server.sqlite import VERSION, SqliteStore
+from blink_desktop.server.store import ReportedConnection, Store, open_store
 from tests.server.conftest import previous_servers_file
 
 
@@ -182,9 +178,9 @@ def test_a_new_database_is_owner_only_wal_and_current(tmp_path: Path) -> None:
     path = tmp_path / "data" / "server.sqlite"
     store = SqliteStore(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert store.version == VERSION == 4
+    assert store.version == VERSION == 5
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert tables(path) == {"users", "reported_connections"}
+    assert tables(path) == {"users", "reported_connections", "webhooks"}
     store.close()
 
 
@@ -213,7 +209,7 @@ def test_the_previous_servers_file_is_converted_keeping_its_records(
     previous_servers_file(path, version)
     store = SqliteStore(path, clock=Clock())
     assert store.version == VERSION
-    assert tables(path) == {"users", "reported_connections"}
+    assert tables(path) == {"users", "reported_connections", "webhooks"}
     assert (store.basiq_user("me@x.co"), store.basiq_user("you@x.co")) == ("u1", "u2")
     assert store.connections_of("u1") == [
         ReportedConnection("c2", "u1", "2026-01-04T00:00:00.000Z", "2026-01-04T00:00:00.000Z"),
@@ -223,6 +219,21 @@ def test_the_previous_servers_file_is_converted_keeping_its_records(
     assert [c.connection_id for c in store.connections_of("u2")] == ["c4", "c3"]
     store.close()
     assert SqliteStore(path).connections_of("u2")[1].connection_id == "c3"  # converted once
+
+
+def test_the_last_versions_file_gains_the_webhooks_keeping_its_records(tmp_path: Path) -> None:
+    path = tmp_path / "server.sqlite"
+    db = sqlite3.connect(path)
+    for statement in sqlite.SCHEMA:  # version 4, as the release before webhooks left it
+        db.execute(statement)
+    db.execute("PRAGMA user_version = 4")
+    db.execute("INSERT INTO users VALUES ('me@x.co', 'u1', '2026-01-01T00:00:00.000Z')")
+    db.commit()
+    db.close()
+    store = SqliteStore(path)
+    assert (store.version, store.basiq_user("me@x.co")) == (5, "u1")
+    assert tables(path) == {"users", "reported_connections", "webhooks"}
+    store.close()
 
 
 def test_the_desktop_apps_database_is_refused_without_touching_it(tmp_path: Path) -> None:
