@@ -1,19 +1,37 @@
 """Basiq's answers as pydantic models, with the facts callers derive from them.
 
 Unknown fields are ignored, so a newer Basiq that adds fields never breaks the app; a missing
-required field is an `ApiResponseError` raised by the client.
+required field is an `ApiResponseError` raised by the client. Fields keep Basiq's names (`class`
+is `class_`), so `model_dump(mode="json", by_alias=True)` gives Basiq's JSON back: amounts are
+`Decimal`s from Basiq's strings and back to them, dates are UTC `datetime`s and an empty date
+(a pending transaction's `postDate`) is None.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 
 class _Answer(BaseModel):
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    return moment.replace(tzinfo=UTC) if moment and moment.tzinfo is None else moment
+
+
+Money = Annotated[Decimal | None, BeforeValidator(_blank_is_none)]
+Moment = Annotated[datetime | None, BeforeValidator(_blank_is_none), AfterValidator(_utc)]
+Day = Annotated[date | None, BeforeValidator(_blank_is_none)]
 
 
 class Token(_Answer):
@@ -88,7 +106,9 @@ _SPACES = re.compile(r"\s+")
 _NOT_DIGITS = re.compile(r"[^0-9A-Za-z]")
 
 
-class Account(_Answer):
+class AccountSummary(_Answer):
+    """An account as one connection's answer lists it: enough to tell accounts apart."""
+
     id: str | None = None
     name: str | None = None
     accountNo: str | None = None
@@ -102,7 +122,7 @@ class Account(_Answer):
 
 
 class AccountList(_Answer):
-    data: list[Account] = []
+    data: list[AccountSummary] = []
 
 
 class Connection(_Answer):
@@ -111,6 +131,8 @@ class Connection(_Answer):
     institution: Ref
     createdDate: str | None = None
     lastUsed: str | None = None
+    method: str | None = None  # basiq-version 3.0: web or openbanking
+    expiryDate: str | None = None  # 3.0, open banking: when the bank's authorisation ends
     # One connection's answer lists its accounts (to a client token too); the list of a user's
     # connections does not.
     accounts: AccountList | None = None
@@ -129,6 +151,124 @@ class Connection(_Answer):
 
 class ConnectionList(_Answer):
     data: list[Connection] = []
+
+
+class AccountClass(_Answer):
+    type: str | None = None  # transaction, savings, credit-card, mortgage, loan…
+    product: str | None = None
+
+
+class Interval(_Answer):
+    from_: Day = Field(default=None, alias="from")
+    to: Day = None
+
+
+class AccountLinks(_Answer):
+    self: str | None = None
+    transactions: str | None = None
+    institution: str | None = None
+
+
+class TransactionLinks(_Answer):
+    self: str | None = None
+    account: str | None = None
+    institution: str | None = None
+
+
+class Account(AccountSummary):
+    """`GET /users/{id}/accounts`: one account of a connection, with its balances."""
+
+    id: str
+    currency: str | None = None
+    balance: Money = None  # a card's or a loan's is negative
+    availableFunds: Money = None
+    class_: AccountClass = Field(default=AccountClass(), alias="class")
+    accountHolder: str | None = None
+    connection: str | None = None
+    institution: str | None = None
+    lastUpdated: Moment = None
+    status: str | None = None  # available or unavailable
+    transactionIntervals: list[Interval] = []
+    links: AccountLinks = AccountLinks()
+
+    @property
+    def kind(self) -> str | None:
+        return self.class_.type
+
+
+class SubClass(_Answer):
+    code: str | None = None
+    title: str | None = None
+
+
+class Merchant(_Answer):
+    businessName: str | None = None
+
+
+class Enrich(_Answer):
+    merchant: Merchant | None = None
+    location: dict[str, Any] | None = None
+    category: dict[str, Any] | None = None
+
+
+class Transaction(_Answer):
+    """`GET /users/{id}/transactions`: money in (credit) or out (debit) of one account."""
+
+    id: str
+    status: str | None = None  # pending or posted
+    description: str = ""
+    amount: Decimal  # negative: money out
+    balance: Money = None  # the account's, after this transaction
+    direction: str | None = None  # credit or debit
+    class_: str | None = Field(default=None, alias="class")  # payment, transfer, bank-fee…
+    subClass: SubClass | None = None
+    account: str
+    connection: str | None = None
+    institution: str | None = None
+    postDate: Moment = None  # None while pending
+    transactionDate: Moment = None
+    enrich: Enrich | None = None
+    links: TransactionLinks = TransactionLinks()
+
+    @property
+    def pending(self) -> bool:
+        return self.status == "pending"
+
+    @property
+    def credit(self) -> bool:
+        """Money in; Basiq's direction, or else the amount's sign."""
+        return self.direction == "credit" if self.direction else self.amount > 0
+
+    @property
+    def date(self) -> datetime | None:
+        """When it was posted, or made while it is pending."""
+        return self.postDate or self.transactionDate
+
+    @property
+    def category(self) -> str | None:
+        """What it was spent on, where Basiq says: its subClass's title."""
+        return (self.subClass.title or None) if self.subClass else None
+
+
+class PageLinks(_Answer):
+    self: str | None = None
+    next: str | None = None
+
+
+class AccountPage(_Answer):
+    data: list[Account] = []
+    links: PageLinks = PageLinks()
+
+
+class TransactionPage(_Answer):
+    count: int | None = None  # over every page
+    size: int | None = None
+    data: list[Transaction] = []
+    links: PageLinks = PageLinks()
+
+
+class JobList(_Answer):
+    data: list[Job] = []
 
 
 class LogoLinks(_Answer):

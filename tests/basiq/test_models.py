@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from blink_desktop.basiq.models import Connection, Institution, Job, error_detail
+from blink_desktop.basiq.models import (
+    Account,
+    Connection,
+    Institution,
+    Job,
+    Transaction,
+    error_detail,
+)
 
 
 def job(*statuses: str, source: str | None = None) -> Job:
@@ -127,3 +137,69 @@ def test_a_connections_summary_names_its_accounts_with_masked_numbers() -> None:
     long = connection_with({"name": "N" * 500, "accountNo": "9" * 500})
     assert long.summary is not None and len(long.summary) < 80
     assert "9" * 5 not in long.summary  # only the last four digits, whatever Basiq sends
+
+
+def test_a_transaction_reads_basiqs_strings_and_empty_dates() -> None:
+    transaction = Transaction.model_validate(
+        {
+            "type": "transaction",
+            "id": "t1",
+            "status": "pending",
+            "description": "HARBOUR CAFE",
+            "amount": "-12.50",
+            "balance": "",
+            "class": "payment",
+            "subClass": {"code": "451", "title": "Cafes and Restaurants"},
+            "account": "a1",
+            "postDate": "",
+            "transactionDate": "2024-03-01T08:15:00",  # no zone: Basiq's dates are UTC
+            "somethingNew": [1, 2],
+        }
+    )
+    assert transaction.amount == Decimal("-12.50") and transaction.balance is None
+    assert transaction.postDate is None and transaction.pending
+    assert transaction.date == datetime(2024, 3, 1, 8, 15, tzinfo=UTC)
+    assert not transaction.credit  # no direction: the amount's sign says
+    assert transaction.class_ == "payment"
+    assert transaction.category == "Cafes and Restaurants"
+    shown = transaction.model_dump(mode="json", by_alias=True)
+    assert (shown["amount"], shown["class"], shown["transactionDate"]) == (
+        "-12.50",
+        "payment",
+        "2024-03-01T08:15:00Z",
+    )
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"id": "t1", "account": "a1"},  # no amount
+        {"id": "t1", "account": "a1", "amount": "twelve"},
+        {"id": "t1", "amount": "1.00"},  # no account
+        {"id": "t1", "account": "a1", "amount": "1.00", "postDate": "yesterday"},
+    ],
+)
+def test_a_transaction_without_what_basiq_always_sends_is_refused(body: dict[str, Any]) -> None:
+    with pytest.raises(ValidationError):
+        Transaction.model_validate(body)
+
+
+def test_an_account_has_its_class_and_money() -> None:
+    account = Account.model_validate(
+        {
+            "id": "a1",
+            "name": "Low Rate Mastercard",
+            "accountNo": "123456 12345678",
+            "balance": "-356.50",
+            "availableFunds": "5643.50",
+            "class": {"type": "credit-card", "product": "Low Rate Card"},
+            "transactionIntervals": [{"from": "2024-01-01", "to": "2024-03-31"}],
+        }
+    )
+    assert (account.kind, account.balance, account.label) == (
+        "credit-card",
+        Decimal("-356.50"),
+        "Low Rate Mastercard ••5678",
+    )
+    assert account.transactionIntervals[0].from_ == date(2024, 1, 1)
+    assert Account.model_validate({"id": "a2"}).kind is None
