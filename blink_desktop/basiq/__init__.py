@@ -1,20 +1,34 @@
 """The typed Basiq client shared by the desktop app and the reference server.
 
 - `http`: one session per upstream, timeouts, urllib3 retries, errors a person can act on.
-- `models`: Basiq's answers (token, user, job, connection, institution) as pydantic models.
-- `client`: `BasiqClient`, each call returning one of those models.
-- `keyholder`: `KeyHolder`, the server role with the API key (server token cache, users,
-  client tokens).
+- `models`: Basiq's answers (token, user, job, connection, institution, account, transaction)
+  as pydantic models.
+- `client`: `BasiqClient`, each call returning one of those models; lists that page are
+  followed to their end.
+- `keyholder`: `KeyHolder`, the server role with the API key (server token cache, renewed when
+  Basiq says it expired; users; client tokens; the calls that need a server token).
 - `identifiers`: the one rule for a person's identifier (email or mobile).
 """
 
 from blink_desktop.basiq.client import BASIQ_API, BasiqClient
+from blink_desktop.basiq.http import TokenExpired
 from blink_desktop.basiq.identifiers import Identifier
 from blink_desktop.basiq.keyholder import KeyHolder
-from blink_desktop.basiq.models import Connection, Institution, Job, Step, Token, User
+from blink_desktop.basiq.models import (
+    Account,
+    Connection,
+    Institution,
+    Job,
+    Step,
+    Token,
+    Transaction,
+    TransactionPage,
+    User,
+)
 
 __all__ = [
     "BASIQ_API",
+    "Account",
     "BasiqClient",
     "Connection",
     "Identifier",
@@ -23,5 +37,8 @@ __all__ = [
     "KeyHolder",
     "Step",
     "Token",
+    "TokenExpired",
+    "Transaction",
+    "TransactionPage",
     "User",
 ]

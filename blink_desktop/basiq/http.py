@@ -18,7 +18,7 @@ import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from blink_desktop.errors import ApiResponseError, ApiUnavailable
+from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
 
 TIMEOUT = (3.05, 20.0)
 RETRY_STATUSES = (429, 502, 503, 504)
@@ -48,6 +48,11 @@ class RetryLater(ApiUnavailable):
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
+
+
+class TokenExpired(ApiAuthError):
+    """Basiq refused a token it issued because it has expired (403 "Token has expired"): a new
+    one will do, unlike a refused API key or a token of the wrong scope."""
 
 
 class Reply(NamedTuple):

@@ -1,8 +1,12 @@
 """The server role with the API key in hand: who a person is at Basiq, and their tokens.
 
 The desktop app uses it in emulator and direct modes, the reference server always. The
-SERVER_ACCESS token is cached and renewed shortly before it expires; each connect gets a
-fresh CLIENT_ACCESS token, bound to its user where the API version requires it.
+SERVER_ACCESS token is cached and renewed shortly before it expires, and at once when Basiq
+says it has expired (all tokens can expire early: a Basiq-side revocation, the emulator's
+expire-tokens or time let pass); each connect gets a fresh CLIENT_ACCESS token, bound to its
+user where the API version requires it. The calls that need a server token (a user's
+connections, accounts and transactions, refresh, delete) are here, so none of them can fail
+on a stale token.
 """
 
 from __future__ import annotations
@@ -10,9 +14,14 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
+from datetime import date
+from typing import TypeVar
 
 from blink_desktop.basiq.client import BasiqClient
-from blink_desktop.basiq.models import Connection, Token
+from blink_desktop.basiq.http import TokenExpired
+from blink_desktop.basiq.models import Account, Connection, Job, Token, Transaction
+
+T = TypeVar("T")
 
 REFRESH_MARGIN = 60.0  # renew the server token this long before Basiq says it expires
 
@@ -39,10 +48,12 @@ class KeyHolder:
         """Under basiq-version 3.0 a CLIENT_ACCESS token must be bound to its user."""
         return self._client.version == "3.0"
 
-    def server_token(self) -> str:
-        """The cached SERVER_ACCESS token; one fetch at a time, renewed before it expires."""
+    def server_token(self, *, instead_of: str | None = None) -> str:
+        """The cached SERVER_ACCESS token; one fetch at a time, renewed before it expires, or
+        when it is `instead_of` (a token Basiq said has expired)."""
         with self._lock:
-            if self._server is None or self._clock() >= self._server[1]:
+            stale = self._server is not None and self._server[0] == instead_of
+            if self._server is None or stale or self._clock() >= self._server[1]:
                 asked = self._clock()
                 token = self._client.token(self._api_key, "SERVER_ACCESS")
                 self._server = (token.access_token, asked + token.expires_in - REFRESH_MARGIN)
@@ -56,9 +67,58 @@ class KeyHolder:
             return known
         return self._client.create_user(self.server_token(), identifier).id
 
+    def with_server_token(self, call: Callable[[str], T]) -> T:
+        """`call(server token)`; once more with a new token if Basiq says that one expired."""
+        token = self.server_token()
+        try:
+            return call(token)
+        except TokenExpired:
+            return call(self.server_token(instead_of=token))
+
     def connections(self, basiq_user_id: str) -> list[Connection]:
         """The user's connections at Basiq, which only a server token may list."""
-        return self._client.connections(self.server_token(), basiq_user_id)
+        return self.with_server_token(lambda token: self._client.connections(token, basiq_user_id))
+
+    def accounts(self, basiq_user_id: str, connection_id: str | None = None) -> list[Account]:
+        return self.with_server_token(
+            lambda token: self._client.accounts(token, basiq_user_id, connection_id)
+        )
+
+    def transactions(
+        self,
+        basiq_user_id: str,
+        *,
+        connection_id: str | None = None,
+        account_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+    ) -> list[Transaction]:
+        return self.with_server_token(
+            lambda token: self._client.transactions(
+                token,
+                basiq_user_id,
+                connection_id=connection_id,
+                account_id=account_id,
+                since=since,
+                until=until,
+            )
+        )
+
+    def refresh(self, basiq_user_id: str, connection_id: str) -> Job:
+        return self.with_server_token(
+            lambda token: self._client.refresh(token, basiq_user_id, connection_id)
+        )
+
+    def refresh_all(self, basiq_user_id: str) -> list[Job]:
+        return self.with_server_token(lambda token: self._client.refresh_all(token, basiq_user_id))
+
+    def delete_connection(self, basiq_user_id: str, connection_id: str) -> None:
+        self.with_server_token(
+            lambda token: self._client.delete_connection(token, basiq_user_id, connection_id)
+        )
+
+    def job(self, job_id: str) -> Job:
+        return self.with_server_token(lambda token: self._client.job(token, job_id))
 
     def client_token(self, basiq_user_id: str) -> str:
         return self.issue_client_token(basiq_user_id).access_token
