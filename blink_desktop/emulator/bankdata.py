@@ -3,7 +3,7 @@
 A connection's bank holds 90 days of history before the day it was made, then new movements
 every day since, each day drawn from its own seed: what the bank holds is a function of the
 connection and the moment it is read, so time passing (on the emulator's clock) brings new rows
-and never changes old ones."""
+and changes no old one, but for pending ones posting."""
 
 from __future__ import annotations
 

@@ -2,7 +2,9 @@
 
 Tokens, users, connections, jobs and the /token rate limit all read the same clock, so a test
 or an integrator holding a `FakeClock` moves a token past its lifetime or a job through its
-steps with `clock.advance(seconds)` instead of sleeping.
+steps with `clock.advance(seconds)` instead of sleeping. `Emulator` reads whichever clock it is
+given through a `ShiftedClock`, so time can also be let pass on a running emulator
+(`Emulator.pass_time`), the system's clock too.
 """
 
 from __future__ import annotations

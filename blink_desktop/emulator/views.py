@@ -232,7 +232,8 @@ def retrieved(row: Row, links: Links) -> tuple[list[Json], list[Json]]:
     return accounts, transactions if row["transactions_at"] is not None else []
 
 
-@functools.lru_cache(maxsize=64)
+# A retrieval's data is kept until 16 newer ones are: years of one bank take some 20 MB.
+@functools.lru_cache(maxsize=16)
 def _held(
     connection_id: str,
     user_id: str,

@@ -8,6 +8,7 @@ import time
 import pytest
 
 from blink_desktop.emulator import Emulator, FakeClock
+from blink_desktop.emulator.clock import ShiftedClock
 from tests.conftest import Api
 from tests.emulator.conftest import claims_as_blink_reads_them
 
@@ -61,3 +62,16 @@ def test_one_clock_dates_tokens_users_connections_and_jobs() -> None:
         shown = api.call("GET", f"/users/{user}/connections/{connection}", api.token()).json()
         assert shown["createdDate"] == "2020-09-13T12:27:40Z"
         assert shown["lastUsed"] is None
+
+
+def test_a_shifted_clock_is_its_clock_plus_the_time_let_pass() -> None:
+    base = FakeClock(100.0)
+    clock = ShiftedClock(base)
+    assert (clock(), clock.passed) == (100.0, 0.0)
+    assert clock.pass_time(50) == 150.0
+    base.advance(1)
+    assert (clock(), clock.passed) == (151.0, 50.0)
+    for wrong in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError):
+            clock.pass_time(wrong)
+    assert clock() == 151.0
