@@ -94,7 +94,12 @@ class ConsentUi:
         )
 
     def go(self, url: str) -> None:
-        self.page.evaluate("document.documentElement.setAttribute('data-leaving', '')")
+        # The page may still be arriving from a redirect: mark it once it has a document.
+        self.page.wait_for(
+            "document.readyState === 'complete' && !!document.documentElement"
+            " && (document.documentElement.setAttribute('data-leaving', ''), true)",
+            15,
+        )
         self.page.evaluate(f"location.assign({json.dumps(url)})")
         self.page.wait_for(
             "!document.documentElement.hasAttribute('data-leaving')"
