@@ -9,11 +9,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from blink_desktop import keychain, logs
-from blink_desktop.basiq.client import BASIQ_API
+from blink_desktop import logs
 from blink_desktop.errors import SettingsError
-from blink_desktop.settings import Settings
+
+if TYPE_CHECKING:
+    from blink_desktop.settings import Settings
 
 BASIQ_BLINK = "https://js.basiq.io/index.html"
 
@@ -31,11 +33,17 @@ class Upstream:
 
 def configured_key(settings: Settings) -> str | None:
     """BLINK_DESKTOP_API_KEY, else the key `blink-desktop login` stored, else None."""
-    return settings.api_key.get_secret_value() if settings.api_key else keychain.api_key()
+    if settings.api_key:
+        return settings.api_key.get_secret_value()
+    from blink_desktop import keychain  # the keyring costs a tenth of a second to import
+
+    return keychain.api_key()
 
 
 def basiq(settings: Settings, key: str, *, api_url: str | None = None) -> Upstream:
     """Basiq (or BLINK_DESKTOP_API_URL) with this key; the key is scrubbed from every log."""
+    from blink_desktop.basiq.client import BASIQ_API
+
     logs.redactor.add_secret(key)
     return Upstream(
         api_url=api_url or str(settings.api_url or BASIQ_API),
