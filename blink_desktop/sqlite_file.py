@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from blink_desktop.errors import StoreError
@@ -58,3 +61,16 @@ def open_error(path: Path, exc: BaseException, *, what: str, setting: str) -> St
         f"{what} {path} cannot be opened ({exc}). Check that the folder is writable and the "
         f"disk is not full, or choose another place with {setting}."
     )
+
+
+@contextmanager
+def transaction(db: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite3.Connection]:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on any error, one thread at a time."""
+    with lock:
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
