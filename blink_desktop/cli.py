@@ -13,14 +13,14 @@ from dataclasses import asdict, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from blink_desktop import __version__, keychain, logs
+from blink_desktop import __version__
 from blink_desktop.emulator import DEFAULT_API_KEY
 from blink_desktop.emulator.command import add_control_command
 from blink_desktop.errors import BlinkError, SettingsError, StoreError
-from blink_desktop.settings import Settings, load_settings
 
 if TYPE_CHECKING:
     from blink_desktop.app.store import Store
+    from blink_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -164,15 +164,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         # argparse reports these with the top-level usage; the subcommand's is the useful one.
         args.parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
-        settings = load_settings()
-        logs.setup(
-            settings.log_dir,
-            level="DEBUG" if args.debug else settings.log_level,
-            console=args.debug,
-        )
-        if settings.api_key:
-            logs.redactor.add_secret(settings.api_key.get_secret_value())
-        code: int = args.func(args, settings)
+        window: bool = args.func is _window
+        # The window reads its settings itself, while Qt starts.
+        code: int = _window(args) if window else args.func(args, _configure(args))
         return code
     except BlinkError as exc:
         print(f"blink-desktop: {exc}", file=sys.stderr)
@@ -181,15 +175,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def _window(args: argparse.Namespace, settings: Settings) -> int:
+def _configure(args: argparse.Namespace) -> Settings:
+    """The settings, and logging as they say."""
+    from blink_desktop import logs
+    from blink_desktop.settings import load_settings
+
+    settings = load_settings()
+    logs.setup(
+        settings.log_dir,
+        level="DEBUG" if args.debug else settings.log_level,
+        console=args.debug,
+    )
+    if settings.api_key:
+        logs.redactor.add_secret(settings.api_key.get_secret_value())
+    return settings
+
+
+def _window(args: argparse.Namespace) -> int:
+    """The window, whose settings are read while Qt starts (see app/window.py)."""
     from blink_desktop.app import display, window
 
     if sys.platform.startswith("linux"):
         display.check_qt()  # before Qt can abort the process with a misleading message
-    return window.run(settings, debug=args.debug)
+    return window.run(lambda: _configure(args), debug=args.debug)
 
 
 def _login(args: argparse.Namespace, settings: Settings) -> int:
+    from blink_desktop import keychain
+
     if sys.stdin.isatty():
         key = getpass.getpass("Basiq API key (from the Basiq dashboard; input is hidden): ")
     else:
@@ -200,6 +213,8 @@ def _login(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _logout(args: argparse.Namespace, settings: Settings) -> int:
+    from blink_desktop import keychain
+
     removed = keychain.forget_api_key()
     print("Removed the API key from the keyring." if removed else "No API key was stored.")
     return 0
@@ -250,6 +265,8 @@ def _log_to_stdout(name: str) -> None:
     """One line per request on stdout, as `emulator` and `serve` promise."""
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(asctime)s %(message)s", "%H:%M:%S"))
+    from blink_desktop import logs
+
     handler.addFilter(logs.redactor)
     logger = logging.getLogger(name)
     logger.addHandler(handler)

@@ -13,6 +13,9 @@ const $ = (id) => document.getElementById(id);
 
 // Without Blink's handshake by then, our close button comes back with a word on what is wrong.
 const HANDSHAKE_TIMEOUT_MS = 10000;
+// A Blink loaded ahead is dropped this long before Python says its token is due for renewal.
+const PRELOAD_MARGIN_MS = 5000;
+const PRELOAD_HELD_EVENTS = 20;
 const FOLLOW_INTERVAL_MS = 1000;
 const FOLLOW_ATTEMPTS = 600;
 
@@ -38,6 +41,8 @@ async function py(name, ...args) {
 
 let boot = null;
 let blink = null;
+let preload = null; // the next connect's Blink, loaded ahead in the hidden panel (prepare())
+let preparing = false;
 let forwarding = Promise.resolve();
 let attempt = null; // the open panel's connect attempt
 let listed = []; // every connection Python holds, for every person
@@ -45,6 +50,13 @@ const seen = new Set(); // connection ids the person already knows about
 const following = new Map(); // job id -> {connection, done, label, attempt}
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+// Whether Blink is the emulator's: known once the app behind the window has started.
+function setMode(mode) {
+  if (mode !== "emulator" && mode !== "basiq") return;
+  document.body.dataset.mode = mode;
+  $("mode-badge").hidden = mode !== "emulator";
+}
 
 function notice(text, kind = "info") {
   const box = $("notice");
@@ -152,6 +164,7 @@ async function refreshList(options) {
 // panel closed, or another device): list them there and adopt what the store lacks.
 async function reconcile() {
   const reply = await py("reconcile");
+  if (reply.ok) setMode(reply.mode);
   if (reply.ok && Array.isArray(reply.connections)) renderList(reply.connections);
   else if (!reply.ok && !reply.missing) console.warn("reconcile:", reply.error);
 }
@@ -203,6 +216,8 @@ $("who").addEventListener("submit", async (event) => {
   const changed = reply.identifier !== boot.identifier;
   boot.identifier = reply.identifier;
   if (changed) boot.user_id = reply.user_id; // undefined from an older bridge: list everyone's
+  if (changed) dropPreload(); // it was the other person's
+  setMode(reply.mode);
   closeWho();
   showIdentity();
   if (!switching) {
@@ -215,6 +230,7 @@ $("who").addEventListener("submit", async (event) => {
   seen.clear();
   await refreshList({ quiet: true }); // this person's list as the store has it
   reconcile(); // and whatever Basiq holds for them that this computer never saw
+  prepare();
 });
 
 $("switch").addEventListener("click", () => askWho({ switching: true }));
@@ -256,52 +272,153 @@ function setInert(on) {
 
 async function openPanel() {
   if (!boot.identifier) return askWho();
-  const current = { jobId: null, verdict: null, handshake: false, timer: null, ended: false };
+  const current = { jobId: null, verdict: null, handshake: false, timer: null, ended: false, origin: null };
   attempt = current;
   notice("");
   $("panel").hidden = false;
   setInert(true);
   panelStatus("");
+  const ready = takePreload();
+  if (ready) {
+    openPreloaded(ready, current);
+    return;
+  }
   panelState("loading");
   $("panel-close").focus();
   const reply = await py("start_connect", window.location.origin);
   if (attempt !== current) return; // closed while we waited
-  // The Basiq user this identity connects as, created on first connect when bootstrap had none.
+  if (!startFailed(reply)) showBlink(reply, current);
+}
+
+// What start_connect answered, for the list: the Basiq user this identity connects as (made on
+// first connect when bootstrap had none); and whether it failed, which the panel then says.
+function startFailed(reply) {
   if (reply.ok && "user_id" in boot && reply.user_id && boot.user_id !== reply.user_id) {
     boot.user_id = reply.user_id;
     refreshList({ quiet: true });
   }
-  if (!reply.ok) {
-    panelState("error", reply.error);
-    $("panel-retry").hidden = reply.retry === false;
-    ($("panel-retry").hidden ? $("panel-close") : $("panel-retry")).focus();
-    return;
+  if (reply.ok) {
+    setMode(reply.mode);
+    return false;
   }
-  showBlink(reply, current);
+  panelState("error", reply.error);
+  $("panel-retry").hidden = reply.retry === false;
+  ($("panel-retry").hidden ? $("panel-close") : $("panel-retry")).focus();
+  return true;
 }
 
-function showBlink(start, current) {
-  destroyBlink();
-  panelState("blink");
-  blink = new Basiq({
+// Blink at a session's URL (start_connect's or prepare_connect's answer), in the panel.
+function renderBlink(start, sink) {
+  const control = new Basiq({
     userId: start.user_id,
     accessToken: start.access_token,
     blinkUrl: start.blink_url,
     parentOrigin: start.parent_origin,
     iframe: boot.transport === "iframe",
-    allowedOrigin: boot.blink_origin,
+    allowedOrigin: start.blink_origin,
     mode: "inline",
     element: $("blink-host"),
     timeout: 0,
   });
-  blink.addListener(boot.events, (payload, event) => forward(event, payload, current));
-  blink.addListener("rejected", (info) => reportDropped(info && info.origin));
-  blink.render();
+  control.addListener(boot.events, (payload, event) => sink(event, payload));
+  control.addListener("rejected", (info) => reportDropped(info && info.origin));
+  control.render();
+  return control;
+}
+
+function showBlink(start, current) {
+  destroyBlink();
+  panelState("blink");
+  current.origin = start.blink_origin;
+  blink = renderBlink(start, (event, payload) => forward(event, payload, current));
+  watchHandshake(current);
+}
+
+function watchHandshake(current) {
+  clearTimeout(current.timer);
   current.timer = setTimeout(() => {
     if (attempt !== current || current.handshake) return;
     closeControl("app");
     panelStatus("The bank connection page has not answered. Close it and try again if it stays like this.", "warn");
   }, HANDSHAKE_TIMEOUT_MS);
+}
+
+// Blink loaded ahead: the next connect's, in the hidden panel, so a click on "Connect a bank"
+// shows it at once. What it says before then waits, in order, for the person to open it. It
+// is replaced before Python says its token is due, and never used after (see takePreload).
+async function prepare() {
+  if (!boot || !boot.identifier || boot.transport !== "iframe" || preload || preparing || attempt) {
+    return;
+  }
+  const who = boot.identifier;
+  preparing = true;
+  const reply = await py("prepare_connect", window.location.origin);
+  preparing = false;
+  if (reply.ok) setMode(reply.mode);
+  else if (reply.retry === false && !reply.missing) notice(reply.error, "error"); // e.g. settings
+  const usable = reply.ok ? reply.fresh_ms - PRELOAD_MARGIN_MS : 0;
+  if (usable <= 0 || attempt || preload || boot.identifier !== who) return;
+  const entry = { start: reply, held: [], control: null, timer: null };
+  entry.until = Date.now() + usable; // the wall clock moves while a computer sleeps,
+  entry.untilTicks = performance.now() + usable; // this one never goes back
+  entry.sink = (event, payload) => {
+    if (entry.held.length < PRELOAD_HELD_EVENTS) entry.held.push([event, payload]);
+  };
+  try {
+    entry.control = renderBlink(reply, (event, payload) => entry.sink(event, payload));
+  } catch (error) {
+    console.warn("[desktop] loading Blink ahead failed; Connect will load it:", error);
+    return;
+  }
+  entry.timer = setTimeout(() => {
+    if (preload !== entry) return;
+    dropPreload();
+    prepare();
+  }, usable);
+  preload = entry;
+}
+
+function dropPreload() {
+  const entry = preload;
+  preload = null;
+  if (!entry) return;
+  clearTimeout(entry.timer);
+  try {
+    entry.control.destroy();
+  } catch (error) {
+    // Already gone.
+  }
+}
+
+// The Blink loaded ahead, if it may still be used; a stale one is dropped.
+function takePreload() {
+  const entry = preload;
+  if (!entry) return null;
+  if (Date.now() >= entry.until || performance.now() >= entry.untilTicks) {
+    dropPreload();
+    return null;
+  }
+  preload = null;
+  clearTimeout(entry.timer);
+  return entry;
+}
+
+function openPreloaded(entry, current) {
+  panelState("blink");
+  $("panel-close").focus();
+  blink = entry.control;
+  current.origin = entry.start.blink_origin;
+  watchHandshake(current);
+  // Python makes the preloaded session this attempt's before it hears anything Blink said.
+  forwarding = forwarding
+    .then(() => py("start_connect", window.location.origin, entry.start.session))
+    .then((reply) => {
+      if (attempt !== current || startFailed(reply)) return;
+      if (reply.replaced) showBlink(reply, current); // its token could not be used after all
+    })
+    .catch((error) => console.error("[desktop] starting the connect failed:", error));
+  entry.sink = (event, payload) => forward(event, payload, current);
+  entry.held.forEach(([event, payload]) => forward(event, payload, current));
 }
 
 function destroyBlink() {
@@ -327,6 +444,7 @@ function closePanel() {
   panelState("loading");
   $("connect").focus();
   if (ended) endAttempt(ended);
+  prepare(); // the next connect's Blink
   return true;
 }
 
@@ -364,7 +482,7 @@ document.addEventListener("keydown", (event) => {
 
 function forward(event, payload, current) {
   const data = JSON.stringify(payload === undefined ? { event } : { event, payload });
-  const message = { origin: boot.blink_origin, data };
+  const message = { origin: current.origin, data };
   forwarding = forwarding
     .then(() => py("receive", message))
     .then((outcome) => handle(outcome, current))
@@ -513,8 +631,7 @@ async function start() {
     return;
   }
   boot = reply;
-  document.body.dataset.mode = boot.mode;
-  $("mode-badge").hidden = boot.mode !== "emulator";
+  setMode(boot.mode);
   showIdentity();
   // bootstrap() has asked Basiq already when it says what it found; the rest are known.
   const found = Array.isArray(boot.found) ? boot.found : [];
@@ -522,9 +639,12 @@ async function start() {
   renderList(boot.connections);
   if (boot.identifier) {
     $("connect").disabled = false;
+    // Blink first: asking Basiq for the list can wait until Blink is on its way.
+    await prepare();
     if (!Array.isArray(boot.found)) reconcile();
   } else {
     askWho();
+    reconcile(); // nothing to reconcile yet, but it says whether Blink is the emulator's
   }
 }
 

@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import ValidationError
+
 from blink_desktop.basiq.http import JsonHttp
+from blink_desktop.basiq.models import Token
 from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
 
 
@@ -34,8 +37,17 @@ class BackendClient:
         return str(self._post("/user", {"email": identifier}, "your Basiq user")["id"])
 
     def client_token(self, basiq_user_id: str) -> str:
+        return self.issue_client_token(basiq_user_id).access_token
+
+    def issue_client_token(self, basiq_user_id: str) -> Token:
         body = {"user_id": basiq_user_id}
-        return str(self._post("/access_token", body, "an access token")["access_token"])
+        result = self._post("/access_token", body, "an access token")
+        # A server that does not say how long the token lives gets no token used ahead of
+        # time (a lifetime of 0): every connect then asks for its own.
+        try:
+            return Token.model_validate({"expires_in": 0, **result})
+        except ValidationError:
+            raise ApiResponseError("Your server's answer to /access_token has no token.") from None
 
     def report_connection(self, basiq_user_id: str, connection_id: str) -> None:
         body = {"user_id": basiq_user_id, "connection_id": connection_id}

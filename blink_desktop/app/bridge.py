@@ -2,7 +2,8 @@
 
 Every method takes the bridge token first (a cross-origin frame can reach the bridge on some
 backends, but cannot read the page's token), returns JSON, and never raises: errors come back
-as {"ok": false, "error": message, "retry": bool}.
+as {"ok": false, "error": message, "retry": bool}. The window is up before the app behind it
+has started; each call waits for it, and an app that could not start answers with the reason.
 """
 
 from __future__ import annotations
@@ -12,16 +13,19 @@ import hmac
 import logging
 import threading
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from blink_desktop.app.blink_events import EVENT_NAMES
-from blink_desktop.app.connect import ConnectService
+from blink_desktop.app.starting import Awaited, Pending
 from blink_desktop.errors import ApiUnavailable, BlinkError, StoreError
+
+if TYPE_CHECKING:  # the window makes a bridge before it imports the app behind it
+    from blink_desktop.app.connect import ConnectService, Session
 
 log = logging.getLogger(__name__)
 
 F = TypeVar("F", bound=Callable[..., dict[str, Any]])
 REFUSED = {"ok": False, "error": "Refused: this call did not come from the app's own page."}
+START_TIMEOUT = 60.0  # seconds a call waits for the app to start before it says so
 
 
 def _guarded(method: F) -> F:
@@ -56,50 +60,118 @@ def _same_token(offered: object, expected: str) -> bool:
     )
 
 
+class FirstScreen(Protocol):
+    """What the window's first screen shows, known before the connect service is."""
+
+    @property
+    def transport(self) -> str: ...
+
+    def identifier(self) -> str | None: ...
+
+    def basiq_user_id(self) -> str | None: ...
+
+    def connections(self) -> list[dict[str, Any]]: ...
+
+
 class Bridge:
-    def __init__(self, service: ConnectService, token: str) -> None:
-        self._service = service
+    def __init__(
+        self,
+        service: ConnectService | Pending[ConnectService],
+        token: str,
+        *,
+        first_screen: Awaited[FirstScreen] | None = None,
+    ) -> None:
+        """`service` may still be starting (see launch.py); `first_screen` answers
+        `bootstrap` before it has."""
+        self._pending = service if isinstance(service, Pending) else Pending.of(service)
+        self._first_screen = first_screen
         self._token = token
         self._dropped = 0
         self._lock = threading.Lock()
 
+    @property
+    def _service(self) -> ConnectService:
+        """The connect service, once started (waiting for it); else what stopped it."""
+        try:
+            return self._pending.result(START_TIMEOUT)
+        except TimeoutError:
+            raise ApiUnavailable("blink-desktop is still starting; try again.") from None
+
+    def _mode(self) -> str | None:
+        """Whether Blink is the emulator's or Basiq's, once the service knows (else None)."""
+        if not self._pending.done() or self._pending.error() is not None:
+            return None
+        return "emulator" if self._service.emulated else "basiq"
+
     @_guarded
     def bootstrap(self, token: str) -> dict[str, Any]:
-        service = self._service
-        # The stored list at once; the page asks reconcile() next, so a slow or unreachable
-        # Basiq never holds the window's first screen up.
+        from blink_desktop.app.blink_events import EVENT_NAMES
+
+        # The stored list at once, without waiting for any upstream to start or answer: the
+        # page asks reconcile() and prepare_connect() next. Where Blink is, and whether it is
+        # the emulator's, come with their answers.
+        screen: FirstScreen
+        if self._pending.done() or self._first_screen is None:
+            screen = self._service
+        else:
+            try:
+                screen = self._first_screen.result(START_TIMEOUT)
+            except TimeoutError:
+                raise ApiUnavailable("blink-desktop is still starting; try again.") from None
         return {
-            "mode": "emulator" if service.emulated else "basiq",
-            "identifier": service.identifier(),
-            "user_id": service.basiq_user_id(),
-            "blink_origin": service.blink_origin,
-            "transport": service.transport,
-            "connections": service.connections(),
+            "mode": self._mode(),
+            "identifier": screen.identifier(),
+            "user_id": screen.basiq_user_id(),
+            "transport": screen.transport,
+            "connections": screen.connections(),
             "events": list(EVENT_NAMES),
         }
 
     @_guarded
     def reconcile(self, token: str) -> dict[str, Any]:
         """The user's connections at Basiq that the store lacked are adopted; the whole list."""
-        return self._service.reconcile().to_json()
+        return {**self._service.reconcile().to_json(), "mode": self._mode()}
 
     @_guarded
     def set_identifier(self, token: str, identifier: object) -> dict[str, Any]:
         text = identifier if isinstance(identifier, str) else ""
         chosen = self._service.set_identifier(text)
-        return {"identifier": chosen, "user_id": self._service.basiq_user_id()}
+        return {
+            "identifier": chosen,
+            "user_id": self._service.basiq_user_id(),
+            "mode": self._mode(),
+        }
 
     @_guarded
-    def start_connect(self, token: str, parent_origin: object = None) -> dict[str, Any]:
+    def prepare_connect(self, token: str, parent_origin: object = None) -> dict[str, Any]:
+        """The next connect's Blink, to load ahead: valid for `fresh_ms`, then ask again."""
         origin = parent_origin if isinstance(parent_origin, str) else None
-        session = self._service.start(origin)
+        session, fresh_for = self._service.prepare(origin)
+        return {**self._session_json(session), "fresh_ms": max(int(fresh_for * 1000), 0)}
+
+    @_guarded
+    def start_connect(
+        self, token: str, parent_origin: object = None, prepared: object = None
+    ) -> dict[str, Any]:
+        """Start a connect; on the session the page `prepared` (loaded ahead) if still valid.
+        `replaced` says it was not, and the page must show Blink at this answer's URL."""
+        origin = parent_origin if isinstance(parent_origin, str) else None
+        wanted = prepared if isinstance(prepared, str) else None
+        session = self._service.start(origin, wanted)
+        replaced = wanted is not None and session.id != wanted
+        return {**self._session_json(session), "replaced": replaced}
+
+    def _session_json(self, session: Session) -> dict[str, Any]:
         service = self._service
         return {
+            "session": session.id,
             "url": session.url,
             "blink_url": service.blink_url,
+            "blink_origin": service.blink_origin,
             "user_id": session.basiq_user_id,
             "access_token": session.token,
             "parent_origin": service.emulated and service.transport == "iframe",
+            "mode": self._mode(),
         }
 
     @_guarded

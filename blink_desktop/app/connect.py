@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal, Protocol
 from urllib.parse import urlencode
@@ -27,9 +28,11 @@ from blink_desktop.app.blink_events import (
 )
 from blink_desktop.app.found import Finder, ServerAccess
 from blink_desktop.app.outbox import Outbox
+from blink_desktop.app.prefetch import SYSTEM_CLOCKS, Ticket, Tickets
 from blink_desktop.app.store import Store, StoredConnection, storable
 from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.basiq.identifiers import Identifier
+from blink_desktop.basiq.models import Token
 from blink_desktop.errors import ApiError, BlinkError, StoreError
 
 log = logging.getLogger(__name__)
@@ -44,8 +47,8 @@ class TokenProvider(Protocol):
         """The Basiq user id for this person, created on first use."""
         ...
 
-    def client_token(self, basiq_user_id: str) -> str:
-        """A fresh CLIENT_ACCESS token for Blink."""
+    def issue_client_token(self, basiq_user_id: str) -> Token:
+        """A new CLIENT_ACCESS token for Blink, with its lifetime."""
         ...
 
 
@@ -57,6 +60,7 @@ class Session:
     token: str
     url: str
     job_ids: list[str] = field(default_factory=list)
+    id: str = ""  # its ticket's (prefetch.py), by which the page claims one it preloaded
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class ConnectService:
         identifier: str | None = None,
         emulated: bool = False,
         outbox: Outbox | None = None,
+        clocks: Sequence[Callable[[], float]] = SYSTEM_CLOCKS,
     ) -> None:
         self._provider = provider
         self._client = client
@@ -114,6 +119,11 @@ class ConnectService:
         self._lock = threading.Lock()
         self._outbox = outbox
         self._finder = Finder(client, store, outbox)
+        self._tickets = Tickets(self._issue, clocks)
+        self._users = threading.Lock()  # one Basiq user per person, however many threads ask
+
+    def close(self) -> None:
+        self._tickets.close()
 
     # who
     def identifier(self) -> str | None:
@@ -136,30 +146,58 @@ class ConnectService:
         return self._store.basiq_user(identifier) if identifier else None
 
     def _basiq_user(self, identifier: str) -> str:
-        basiq_user = self._store.basiq_user(identifier)
-        if basiq_user is None:
-            basiq_user = self._provider.basiq_user(identifier)
-            with self._store.writing("who you are") as tx:
-                tx.remember_user(identifier, basiq_user)
-        return basiq_user
+        with self._users:
+            basiq_user = self._store.basiq_user(identifier)
+            if basiq_user is None:
+                basiq_user = self._provider.basiq_user(identifier)
+                with self._store.writing("who you are") as tx:
+                    tx.remember_user(identifier, basiq_user)
+            return basiq_user
 
-    # connect
-    def start(self, parent_origin: str | None = None) -> Session:
+    def _who(self) -> str:
         identifier = self.identifier()
         if not identifier:
             raise BlinkError("Tell us who you are first: enter your email address.")
+        return identifier
+
+    # connect
+    def prefetch(self) -> None:
+        """Fetch the person's Basiq user and a client token now, for the next connect."""
+        identifier = self.identifier()
+        if identifier:
+            try:
+                self._tickets.prefetch(identifier)
+            except BlinkError as exc:
+                log.info("could not fetch a client token ahead; the connect will ask: %s", exc)
+
+    def prepare(self, parent_origin: str | None = None) -> tuple[Session, float]:
+        """The next connect's session, made ahead, and for how many seconds it may be used."""
+        tickets = self._tickets
+        ticket = tickets.ahead(self._who())
+        return self._session_of(ticket, parent_origin), ticket.fresh_for(tickets.now())
+
+    def start(self, parent_origin: str | None = None, prepared: str | None = None) -> Session:
+        """Start a connect: on the session `prepared` if it may still be used, else on the one
+        fetched ahead if it may, else on a new one. No session serves two connects."""
+        session = self._session_of(self._tickets.take(self._who(), prepared), parent_origin)
+        with self._lock:
+            self._session = session
+        log.info("connect started for Basiq user %s", session.basiq_user_id)
+        return session
+
+    def _issue(self, identifier: str, issued: tuple[float, ...]) -> Ticket:
         basiq_user = self._basiq_user(identifier)
-        token = self._provider.client_token(basiq_user)
-        query = {"user_id": basiq_user, "access_token": token}
+        token = self._provider.issue_client_token(basiq_user)
+        return Ticket(identifier, basiq_user, token.access_token, token.expires_in, issued)
+
+    def _session_of(self, ticket: Ticket, parent_origin: str | None) -> Session:
+        query = {"user_id": ticket.basiq_user_id, "access_token": ticket.token}
         if self.transport == "iframe":
             query["iframe"] = "true"
             if parent_origin and self.emulated:
                 query["parent_origin"] = parent_origin
-        session = Session(basiq_user, token, f"{self.blink_url}?{urlencode(query)}")
-        with self._lock:
-            self._session = session
-        log.info("connect started for Basiq user %s", basiq_user)
-        return session
+        url = f"{self.blink_url}?{urlencode(query)}"
+        return Session(ticket.basiq_user_id, ticket.token, url, id=ticket.id)
 
     def receive(self, origin: str, data: Any) -> Outcome:
         """Validate one message from Blink, log it, and apply it; never raises for bad input."""

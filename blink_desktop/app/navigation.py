@@ -11,8 +11,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import webview
 
-from blink_desktop.app.blink_events import SCHEME
-
 log = logging.getLogger(__name__)
 
 
@@ -64,7 +62,7 @@ def guard_navigation(on_basiq_url: Callable[[str], None] | None = None) -> None:
 
     def accept(page: Any, url: Any, navigation_type: Any, is_main_frame: bool) -> bool:
         scheme = url.scheme().lower()
-        if scheme == SCHEME and on_basiq_url is not None:
+        if scheme == "basiq" and on_basiq_url is not None:
             on_basiq_url(url.toString())
             return False
         if scheme not in WEB_SCHEMES:

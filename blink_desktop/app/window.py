@@ -8,59 +8,72 @@ import logging
 import os
 import sys
 import threading
-from typing import Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from blink_desktop import paths
 from blink_desktop.app import navigation
-from blink_desktop.app.blink_events import parse_scheme_url
-from blink_desktop.app.bridge import Bridge
-from blink_desktop.app.connect import ConnectService
-from blink_desktop.app.wiring import build
+from blink_desktop.app.bridge import START_TIMEOUT, Bridge
+from blink_desktop.app.launch import Launch
+from blink_desktop.app.starting import Pending
 from blink_desktop.errors import SettingsError
-from blink_desktop.settings import Settings
+
+if TYPE_CHECKING:  # imported on the start-up thread (launch.py), while Qt starts on this one
+    from blink_desktop.app.connect import ConnectService
+    from blink_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def run(settings: Settings, *, debug: bool = False) -> int:
-    """Open the window and block until it closes."""
+def run(configure: Callable[[], Settings], *, debug: bool = False) -> int:
+    """Open the window and block until it closes.
+
+    The window comes up at once; the settings (`configure`), the store and the upstream are
+    made meanwhile on another thread (see launch.py), and bridge calls wait for what they need.
+    A start that fails is shown in the page, then raised here once the window has closed.
+    """
     qt = sys.platform.startswith("linux")
-    if settings.transport == "scheme" and not qt:
-        raise SettingsError(
-            "BLINK_DESKTOP_TRANSPORT=scheme needs the Qt window, which blink-desktop uses on "
-            "Linux; use the default transport, iframe, on this system."
-        )
     _prepare_qt()
     import webview
 
-    app = build(settings)
+    launch = Launch(configure, check=functools.partial(_check, qt=qt))
+    bridge = Bridge(launch.service, webview.token, first_screen=launch.first_screen)
+    window = webview.create_window(
+        "blink-desktop",
+        url=str(paths.assets_dir() / "desktop.html"),
+        js_api=bridge,
+        width=1040,
+        height=760,
+        min_size=(360, 520),
+        background_color="#F6F7FB",
+    )
+    if window is None:
+        raise SettingsError("The window could not be created.")
+    if qt:
+        install_shortcuts(window)
+        # Before the settings are known, as PyQt looks the hook up once per page: every
+        # non-web scheme is refused, and basiq:// is followed in the scheme transport only.
+        navigation.install(window, functools.partial(_on_scheme_url, launch.service, window))
+    # Started only now: the thread's imports would otherwise contend with Qt's for the GIL,
+    # while from here Qt mostly runs outside Python.
+    launch.start()
     try:
-        bridge = Bridge(app.service, webview.token)
-        window = webview.create_window(
-            "blink-desktop",
-            url=str(paths.assets_dir() / "desktop.html"),
-            js_api=bridge,
-            width=1040,
-            height=760,
-            min_size=(360, 520),
-            background_color="#F6F7FB",
-        )
-        if window is None:
-            raise SettingsError("The window could not be created.")
-        if qt:
-            install_shortcuts(window)
-        if settings.transport == "scheme":
-            _intercept_scheme(window, app.service)
-        elif qt:
-            navigation.guard_navigation()
         webview.start(
             gui="qt" if qt else None,
             debug=debug,
             icon=str(paths.assets_dir() / "icon.png"),  # the window's icon (GTK and Qt)
         )
     finally:
-        app.close()
+        launch.close()
     return 0
+
+
+def _check(settings: Settings, *, qt: bool) -> None:
+    if settings.transport == "scheme" and not qt:
+        raise SettingsError(
+            "BLINK_DESKTOP_TRANSPORT=scheme needs the Qt window, which blink-desktop uses on "
+            "Linux; use the default transport, iframe, on this system."
+        )
 
 
 def _prepare_qt() -> None:
@@ -71,26 +84,27 @@ def _prepare_qt() -> None:
         os.environ.setdefault("QTWEBENGINE_DISABLE_SANDBOX", "1")
 
 
-def _intercept_scheme(window: Any, service: ConnectService) -> None:
+def _on_scheme_url(started: Pending[ConnectService], window: Any, url: str) -> None:
     """basiq://EVENT/JSON navigations go through the same validation and store as postMessage."""
+    ready = started.wait(START_TIMEOUT) and started.error() is None
+    service = started.result() if ready else None
+    if service is None or service.transport != "scheme":
+        log.warning("refused a navigation to a %r URL", "basiq")
+        return
+    from blink_desktop.app.blink_events import parse_scheme_url
 
-    def on_url(url: str) -> None:
-        try:
-            event, payload = parse_scheme_url(url)
-            data: Any = (
-                {"event": event} if payload is None else {"event": event, "payload": payload}
-            )
-        except ValueError as exc:
-            data = url[:2000]
-            log.warning("unreadable basiq:// navigation: %s", exc)
-        outcome = service.receive("basiq://", data).to_json()
-        threading.Thread(
-            target=window.evaluate_js,
-            args=(f"window.desktop && window.desktop.onSchemeOutcome({json.dumps(outcome)})",),
-            daemon=True,
-        ).start()
-
-    navigation.install(window, on_url)
+    try:
+        event, payload = parse_scheme_url(url)
+        data: Any = {"event": event} if payload is None else {"event": event, "payload": payload}
+    except ValueError as exc:
+        data = url[:2000]
+        log.warning("unreadable basiq:// navigation: %s", exc)
+    outcome = service.receive("basiq://", data).to_json()
+    threading.Thread(
+        target=window.evaluate_js,
+        args=(f"window.desktop && window.desktop.onSchemeOutcome({json.dumps(outcome)})",),
+        daemon=True,
+    ).start()
 
 
 # The window's own keys: each asks the page first ("escape", "close"), or quits.

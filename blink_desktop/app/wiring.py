@@ -8,18 +8,17 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from blink_desktop import logs, upstream
-from blink_desktop.app.backend import BackendClient
-from blink_desktop.app.connect import ConnectService, TokenProvider
-from blink_desktop.app.outbox import Outbox
 from blink_desktop.app.store import Store
-from blink_desktop.basiq.client import BASIQ_API, BasiqClient
-from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.errors import SettingsError
-from blink_desktop.settings import Settings
+
+if TYPE_CHECKING:  # imported when the app is built: the first screen needs only the store
+    from blink_desktop.app.connect import ConnectService, TokenProvider
+    from blink_desktop.app.outbox import Outbox
+    from blink_desktop.settings import Settings
 
 DATABASE = "blink-desktop.sqlite"
 EMULATOR_STATE = "emulator.sqlite"
@@ -62,6 +61,7 @@ class App:
     outbox: Outbox | None = None
 
     def close(self) -> None:
+        self.service.close()
         if self.outbox is not None:
             self.outbox.stop()
         if self.upstream is not None:
@@ -82,13 +82,21 @@ def choose_mode(settings: Settings) -> Mode:
     return "emulator"
 
 
-def build(settings: Settings) -> App:
-    mode = choose_mode(settings)
-    store = Store(database_path(settings))
+def open_store(settings: Settings) -> Store:
+    """The app's database: all the window's first screen needs besides the settings."""
+    return Store(database_path(settings))
+
+
+def build(settings: Settings, store: Store | None = None) -> App:
+    """The app on `store` (opened here when None; closed here only then, should this fail)."""
+    owned = store is None
+    store = open_store(settings) if store is None else store
     try:
+        mode = choose_mode(settings)
         app = _build(settings, mode, store)
     except BaseException:
-        store.close()
+        if owned:
+            store.close()
         logging.getLogger(EMULATOR_LOGGER).removeFilter(EMULATOR_REQUESTS)
         raise
     where = (
@@ -109,6 +117,12 @@ def build(settings: Settings) -> App:
 
 
 def _build(settings: Settings, mode: Mode, store: Store) -> App:
+    from blink_desktop.app.backend import BackendClient
+    from blink_desktop.app.connect import ConnectService
+    from blink_desktop.app.outbox import Outbox
+    from blink_desktop.basiq.client import BASIQ_API, BasiqClient
+    from blink_desktop.basiq.keyholder import KeyHolder
+
     outbox: Outbox | None = None
     provider: TokenProvider
     chosen: upstream.Upstream | None = None

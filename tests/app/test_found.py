@@ -20,7 +20,7 @@ from blink_desktop.emulator import Emulator, Fault
 from tests.app.conftest import TOKEN, message
 from tests.conftest import FAST, Api, wait_for
 
-BOOTSTRAP_FIELDS = {"ok", "mode", "identifier", "blink_origin", "transport", "connections"}
+BOOTSTRAP_FIELDS = {"ok", "mode", "identifier", "transport", "connections"}
 
 
 def started(bridge: Bridge) -> tuple[str, str]:
@@ -72,6 +72,7 @@ def test_reconcile_adopts_what_basiq_has_and_the_store_lacks(
         "connections": [],
         "found": [],
         "reconciled": False,
+        "mode": "emulator",
     }
     user_id, client_token = started(bridge)  # the Basiq user is known from here on
     first = api.connected(user_id, token=client_token)  # and Blink never says a word
@@ -185,6 +186,7 @@ def test_in_backend_mode_reconcile_asks_nobody(store: Store, emulator: Emulator)
         "connections": [],
         "found": [],
         "reconciled": False,
+        "mode": "basiq",
     }
     assert bridge.bootstrap(TOKEN)["connections"] == []
 

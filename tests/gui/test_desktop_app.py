@@ -46,6 +46,31 @@ WATCH_PANEL = """(() => {
 })()"""
 
 
+class Blink(Frame):
+    """The panel's Blink frame, and only that one.
+
+    Once it is gone (the panel closed), it stays gone: by then the next connect's Blink may
+    already be loading, out of sight, from the same origin, and a plain `Frame` would move on
+    to it.
+    """
+
+    def _context_id(self) -> int | None:
+        if self._world is None and self._frame_id is not None:
+            created = self.cdp.send(
+                "Page.createIsolatedWorld", {"frameId": self._frame_id, "worldName": "cdp-driver"}
+            )
+            self._world = created["executionContextId"]
+        return super()._context_id()
+
+
+def blink_frame(cdp: CDP, origin: str, timeout: float = 20) -> Blink:
+    """The Blink frame the panel shows, once its document has loaded."""
+    cdp.wait_for(f"{IFRAME} && new URL({IFRAME}.src).origin === {json.dumps(origin)}", timeout)
+    frame = Blink(cdp, origin + "/")
+    frame.wait_for("document.readyState === 'complete'", timeout)
+    return frame
+
+
 @dataclass
 class Desktop:
     process: subprocess.Popen[bytes]
@@ -71,7 +96,7 @@ class Desktop:
         self.cdp.click("#connect")
         self.cdp.wait_for(f"{IFRAME} && {IFRAME}.src.startsWith('http')", 20)
         origin = self.cdp.evaluate(f"new URL({IFRAME}.src).origin")
-        frame = self.cdp.frame(origin + "/", timeout=20)
+        frame = blink_frame(self.cdp, origin)
         frame.wait_for("document.getElementById('title').textContent === 'Select your bank'", 20)
         return frame
 
@@ -329,7 +354,7 @@ def test_one_close_button_ours_until_blink_says_hello_then_blinks(
     assert app.cdp.visible("#panel-close")  # Blink says hello a second after it loads
     app.cdp.wait_for(f"{IFRAME} && {IFRAME}.src.startsWith('http')", 20)
     origin = app.cdp.evaluate(f"new URL({IFRAME}.src).origin")
-    frame = app.cdp.frame(origin + "/", timeout=20)
+    frame = blink_frame(app.cdp, origin)
     wait_for(lambda: "handshake" in [event for event, _ in app.stored_events()], timeout=20)
     app.cdp.wait_for("!document.getElementById('panel-close').getClientRects().length", 10)
     assert frame.visible("#close")
@@ -347,11 +372,13 @@ def test_our_close_button_stays_and_explains_when_blink_never_answers(
         app = desktop(blink_url=f"{url}/index.html")
         app.cdp.wait_for("!document.getElementById('connect').disabled", 20)
         app.cdp.click("#connect")
-        app.cdp.frame(url + "/", timeout=20)
+        blink_frame(app.cdp, url)
         app.cdp.wait_for("!document.getElementById('panel-status').hidden", 20)
         assert "not answered" in (app.cdp.text("#panel-status") or "")
+        app.cdp.evaluate(f"window.__silent = {IFRAME}")
         app.cdp.click("#panel-close")
-        app.cdp.wait_for(f"document.getElementById('panel').hidden && !{IFRAME}", 20)
+        # That Blink is gone; the next connect's may already be loading, out of sight.
+        app.cdp.wait_for("document.getElementById('panel').hidden && !window.__silent.isConnected")
 
 
 def test_a_message_from_another_window_or_origin_is_dropped(
@@ -402,6 +429,49 @@ def test_basiq_scheme_transport_end_to_end(desktop: Callable[..., Desktop]) -> N
         "completion",
     ]
     assert events[-2]["payload"]["payload"]["data"]["id"] == stored["id"]
+
+
+# -------------------------------------------------------------------------------------------------
+# Start-up (issue 14): Blink loaded ahead, and a start that fails
+
+
+def test_connect_shows_the_blink_loaded_ahead_at_once(desktop: Callable[..., Desktop]) -> None:
+    """The next connect's Blink loads out of sight once the window is up; the click shows it,
+    the same page, never the "Preparing" spinner, and Python hears from it only from then on."""
+    app = desktop()
+    app.cdp.wait_for(f"{IFRAME} && document.getElementById('panel').hidden", 20)
+    origin = app.cdp.evaluate(f"new URL({IFRAME}.src).origin")
+    ahead = blink_frame(app.cdp, origin)
+    ahead.wait_for("document.getElementById('title').textContent === 'Select your bank'", 20)
+    app.cdp.evaluate(
+        f"""(() => {{
+          window.__ahead = {IFRAME};
+          const loading = document.getElementById('panel-loading');
+          window.__spinner = false;
+          new MutationObserver(() => {{ window.__spinner ||= !loading.hidden
+            && !document.getElementById('panel').hidden; }})
+            .observe(document.body, {{attributes: true, subtree: true}});
+        }})()"""
+    )
+    assert app.stored_events() == []  # whatever Blink said so far waits for the person
+    app.cdp.click("#connect")
+    assert ahead.visible('[data-institution-id="AU00000"]')
+    assert app.cdp.evaluate(f"{IFRAME} === window.__ahead") is True
+    app.log_in(ahead, "gavinBelson", "hooli2016")
+    app.cdp.wait_for("document.querySelectorAll('#connections .item').length === 1", 20)
+    assert app.cdp.evaluate("window.__spinner") is False
+    events = [event for event, _ in app.stored_events()]
+    assert events[:1] == ["handshake"] and "connection" in events
+    [stored] = app.cli("connections", "--json")
+    log = Path(app.env["BLINK_DESKTOP_LOG_DIR"]) / "blink-desktop.log"
+    assert "connect started for Basiq user " + stored["user_id"] in log.read_text()
+
+
+def test_a_start_that_fails_says_why_in_the_window(desktop: Callable[..., Desktop]) -> None:
+    app = desktop(log_level="LOUD")
+    app.cdp.wait_for("!document.getElementById('notice').hidden", 20)
+    assert "BLINK_DESKTOP_LOG_LEVEL" in (app.cdp.text("#notice") or "")
+    assert app.cdp.evaluate("document.getElementById('connect').disabled") is True
 
 
 def test_first_run_asks_who_is_connecting(desktop: Callable[..., Desktop]) -> None:

@@ -1,0 +1,88 @@
+"""The app behind the window starts in stages: the first screen never waits for the upstream,
+and a start that fails says why, in the page and then on the command line."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from blink_desktop import upstream
+from blink_desktop.app.bridge import Bridge
+from blink_desktop.app.launch import Launch
+from blink_desktop.app.store import Store
+from blink_desktop.app.wiring import DATABASE
+from blink_desktop.errors import SettingsError
+from blink_desktop.settings import Settings, load_settings
+from tests.app.conftest import TOKEN
+from tests.app.test_store import record_success
+
+
+def no_check(settings: Settings) -> None:
+    pass
+
+
+def test_the_window_is_usable_before_the_emulator_answers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = Store(tmp_path / "data" / DATABASE)
+    record_success(store)  # a connection stored by an earlier run
+    [stored] = store.connections()
+    store.close()
+    release = threading.Event()
+    starting = upstream.emulator
+
+    def slow_emulator(settings: Settings, state_path: Path) -> upstream.Upstream:
+        assert release.wait(30)
+        return starting(settings, state_path)
+
+    monkeypatch.setattr(upstream, "emulator", slow_emulator)
+    monkeypatch.setenv("BLINK_DESKTOP_USER", "gavin@hooli.com")
+    launch = Launch(load_settings, check=no_check).start()
+    bridge = Bridge(launch.service, TOKEN, first_screen=launch.first_screen)
+    try:
+        booted = bridge.bootstrap(TOKEN)
+        assert booted["ok"] is True, booted
+        assert booted["identifier"] == "gavin@hooli.com"
+        assert [row["id"] for row in booted["connections"]] == [stored.id]
+        assert booted["mode"] is None  # not known until the upstream has started
+        assert not launch.service.done()
+    finally:
+        release.set()
+        assert launch.service.wait(30)
+        prepared = bridge.prepare_connect(TOKEN)
+        assert prepared["ok"] is True and prepared["mode"] == "emulator"
+        assert bridge.bootstrap(TOKEN)["mode"] == "emulator"
+        launch.close()
+
+
+def test_a_start_that_fails_is_shown_by_the_page_then_raised_on_close(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_LOG_LEVEL", "LOUD")
+    launch = Launch(load_settings, check=no_check).start()
+    bridge = Bridge(launch.service, TOKEN, first_screen=launch.first_screen)
+    booted = bridge.bootstrap(TOKEN)
+    assert booted["ok"] is False
+    assert "BLINK_DESKTOP_LOG_LEVEL" in booted["error"]
+    assert booted["retry"] is False
+    assert bridge.prepare_connect(TOKEN)["error"] == booted["error"]
+    with pytest.raises(SettingsError, match="BLINK_DESKTOP_LOG_LEVEL"):
+        launch.close()
+
+
+def test_an_upstream_that_cannot_start_leaves_the_first_screen_and_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_API_URL", "https://au-api.basiq.io")  # and no key
+    monkeypatch.setenv("BLINK_DESKTOP_USER", "gavin@hooli.com")
+    launch = Launch(load_settings, check=no_check).start()
+    bridge = Bridge(launch.service, TOKEN, first_screen=launch.first_screen)
+    assert launch.service.wait(30)
+    assert bridge.connections(TOKEN)["ok"] is False
+    prepared = bridge.prepare_connect(TOKEN)
+    assert prepared["ok"] is False and "BLINK_DESKTOP_API_KEY" in prepared["error"]
+    with pytest.raises(SettingsError, match="BLINK_DESKTOP_API_KEY"):
+        launch.close()
+    assert (tmp_path / "data" / DATABASE).exists()
