@@ -196,7 +196,7 @@ def main() -> None:
         type=Path,
         metavar="CHECKOUT",
         help="also time `python -m blink_desktop` run from another checkout (e.g. a git worktree"
-        " of an earlier commit), in the same runs",
+        " of an earlier commit), and its bundle if it has one in dist/, in the same runs",
     )
     args = parser.parse_args()
     binary = args.bundle / ("blink-desktop.exe" if sys.platform == "win32" else "blink-desktop")
@@ -220,6 +220,9 @@ def main() -> None:
         commands["before"] = (source, args.before.resolve())
     if binary.is_file():
         commands["frozen"] = ([str(binary)], None)
+    before_binary = None if args.before is None else args.before / "dist" / binary.parent.name
+    if before_binary is not None and (before_binary / binary.name).is_file():
+        commands["frozen before"] = ([str(before_binary / binary.name)], None)
     apps: dict[str, dict[str, list[Run]]] = {name: {"asap": [], "settled": []} for name in commands}
     bare: dict[str, list[Run]] = {"ready": [], "iframe": [], "click": [], "settled": []}
     with tempfile.TemporaryDirectory() as name, startup.emulator() as prepared:
