@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -35,7 +36,7 @@ def connect(
         db.row_factory = sqlite3.Row
         # Several threads or processes may open the file at once: wait for each other.
         db.execute("PRAGMA busy_timeout = 5000")
-        db.execute("PRAGMA journal_mode = WAL")
+        _switch_to_wal(db)
         db.execute("PRAGMA synchronous = FULL")
         db.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
         return db
@@ -74,3 +75,18 @@ def transaction(db: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+
+def _switch_to_wal(db: sqlite3.Connection, patience: float = 5.0) -> None:
+    # Switching a new file to WAL takes an exclusive lock and, unlike other statements, can
+    # answer "database is locked" at once instead of waiting on busy_timeout when several
+    # processes open the file together; so wait here, as long as busy_timeout would.
+    deadline = time.monotonic() + patience
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)
