@@ -140,6 +140,7 @@ class Finder:
                     institution_id=bank_id,
                     institution=institution.display_name,
                     detail=connection.summary,
+                    method=connection.method,
                 )
         except (ApiError, StoreError) as exc:
             log.info("could not name the bank of connection %s: %s", connection_id, exc)

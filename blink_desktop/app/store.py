@@ -84,6 +84,10 @@ MIGRATIONS: list[tuple[str, ...]] = [
         )""",
         f"UPDATE connections SET logo = NULL WHERE {_LOCAL_LOGO}",
     ),
+    (
+        # How the person connected (Basiq 3.0: "web" or "openbanking"); unknown for older rows.
+        "ALTER TABLE connections ADD COLUMN method TEXT",
+    ),
 ]
 
 
@@ -104,6 +108,7 @@ class StoredConnection:
     job_id: str | None = None
     institution_id: str | None = None
     detail: str | None = None  # its accounts, masked: "Everyday Account ••1234 · Savings ••5678"
+    method: str | None = None  # "web" or "openbanking" where Basiq says (API 3.0)
 
 
 @dataclass(frozen=True)
@@ -207,15 +212,17 @@ class Writer:
         institution_id: str,
         institution: str | None,
         detail: str | None,
+        method: str | None = None,
     ) -> None:
-        """Name the bank and the accounts; what is None now keeps what was known before."""
+        """Name the bank, the accounts and the method; what is None keeps what was known."""
         self._db.execute(
-            "UPDATE connections SET institution_id = ?,"
-            " institution = COALESCE(?, institution), detail = COALESCE(?, detail) WHERE id = ?",
+            "UPDATE connections SET institution_id = ?, institution = COALESCE(?, institution),"
+            " detail = COALESCE(?, detail), method = COALESCE(?, method) WHERE id = ?",
             (
                 storable(institution_id, 200),
                 None if institution is None else storable(institution, 500),
                 None if detail is None else storable(detail, 500),
+                None if method is None else storable(method, 40),
                 connection_id,
             ),
         )
@@ -373,6 +380,7 @@ def _connection(row: sqlite3.Row) -> StoredConnection:
         job_id=row["job_id"],
         institution_id=row["institution_id"],
         detail=row["detail"],
+        method=row["method"],
     )
 
 
