@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from blink_desktop import logs
 from blink_desktop.errors import SettingsError
@@ -18,6 +18,17 @@ if TYPE_CHECKING:
     from blink_desktop.settings import Settings
 
 BASIQ_BLINK = "https://js.basiq.io/index.html"
+
+
+class Simulator(Protocol):
+    """An embedded emulator's lifecycle controls, for the window's Simulate menu (the app never
+    imports emulator/; `Emulator` has these methods)."""
+
+    def break_connection(self, connection_id: str) -> None: ...
+
+    def pass_time(self, days: float = 0.0, *, seconds: float = 0.0) -> float: ...
+
+    def expire_tokens(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -29,6 +40,7 @@ class Upstream:
     blink_url: str
     emulated: bool = False
     close: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
+    simulator: Simulator | None = field(default=None, repr=False, compare=False)  # emulator only
 
 
 def configured_key(settings: Settings) -> str | None:
@@ -68,6 +80,7 @@ def emulator(settings: Settings, state_path: Path) -> Upstream:
         blink_url=str(settings.blink_url or f"{running.url}/index.html"),
         emulated=True,
         close=running.stop,
+        simulator=running,
     )
 
 

@@ -57,3 +57,29 @@ def test_an_api_url_without_a_key_is_refused_for_the_emulator(
     monkeypatch.setenv("BLINK_DESKTOP_API_URL", "https://au-api.basiq.io")
     with pytest.raises(SettingsError, match="unset the URL to use the built-in emulator"):
         upstream.emulator(load_settings(), tmp_path / "s.sqlite")
+
+
+def test_the_emulators_lifecycle_controls_come_with_it_and_basiqs_has_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The window's Simulate menu drives the running emulator through `Upstream.simulator`."""
+    chosen = upstream.emulator(load_settings(), tmp_path / "state.sqlite")
+    try:
+        assert chosen.simulator is not None
+        headers = {"Authorization": f"Basic {chosen.api_key}", "basiq-version": "2.0"}
+        token = requests.post(
+            f"{chosen.api_url}/token", headers=headers, data={"scope": "SERVER_ACCESS"}, timeout=10
+        ).json()["access_token"]
+        bearer = {"Authorization": f"Bearer {token}"}
+        assert requests.get(f"{chosen.api_url}/institutions", headers=bearer, timeout=10).ok
+        chosen.simulator.expire_tokens()
+        expired = requests.get(f"{chosen.api_url}/institutions", headers=bearer, timeout=10)
+        assert expired.status_code == 403
+        before = requests.get(f"{chosen.api_url}/_emulator/time", timeout=10).json()
+        chosen.simulator.pass_time(days=2)
+        after = requests.get(f"{chosen.api_url}/_emulator/time", timeout=10).json()
+        assert after["passedSeconds"] - before["passedSeconds"] == 2 * 86400
+    finally:
+        chosen.close()
+    monkeypatch.setenv("BLINK_DESKTOP_API_KEY", "the-key-123")
+    assert upstream.basiq(load_settings(), "the-key-123").simulator is None
