@@ -151,13 +151,19 @@ class Bridge:
 
     @_guarded
     def start_connect(
-        self, token: str, parent_origin: object = None, prepared: object = None
+        self,
+        token: str,
+        parent_origin: object = None,
+        prepared: object = None,
+        connection_id: object = None,
     ) -> dict[str, Any]:
         """Start a connect; on the session the page `prepared` (loaded ahead) if still valid.
-        `replaced` says it was not, and the page must show Blink at this answer's URL."""
+        `replaced` says it was not, and the page must show Blink at this answer's URL.
+        `connection_id`: Blink in update mode for that connection (Fix)."""
         origin = parent_origin if isinstance(parent_origin, str) else None
         wanted = prepared if isinstance(prepared, str) else None
-        session = self._service.start(origin, wanted)
+        fixing = connection_id if isinstance(connection_id, str) and connection_id else None
+        session = self._service.start(origin, wanted, fixing)
         replaced = wanted is not None and session.id != wanted
         return {**self._session_json(session), "replaced": replaced}
 
@@ -172,6 +178,7 @@ class Bridge:
             "access_token": session.token,
             "parent_origin": service.emulated and service.transport == "iframe",
             "mode": self._mode(),
+            "connection_id": session.connection_id,
         }
 
     @_guarded

@@ -11,7 +11,7 @@ import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 from urllib.parse import urlencode
 
 from blink_desktop.app.blink_events import (
@@ -34,6 +34,9 @@ from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.basiq.identifiers import Identifier
 from blink_desktop.basiq.models import Token
 from blink_desktop.errors import ApiError, BlinkError, StoreError
+
+if TYPE_CHECKING:
+    from blink_desktop.app.consent import ConsentFlow
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +64,8 @@ class Session:
     url: str
     job_ids: list[str] = field(default_factory=list)
     id: str = ""  # its ticket's (prefetch.py), by which the page claims one it preloaded
+    via: str = "Blink"  # what the person connects in: Blink, or the Consent UI (consent.py)
+    connection_id: str | None = None  # Blink's update mode: log in again to this connection
 
 
 @dataclass(frozen=True)
@@ -121,6 +126,12 @@ class ConnectService:
         self._finder = Finder(client, store, outbox)
         self._tickets = Tickets(self._issue, clocks)
         self._users = threading.Lock()  # one Basiq user per person, however many threads ask
+        self.consent: ConsentFlow | None = None  # the consent flow's, when it is on (wiring.py)
+
+    @property
+    def flow(self) -> str:
+        """How a bank is connected: "blink", or "consent" (Basiq 3.0's Consent UI)."""
+        return "blink" if self.consent is None else "consent"
 
     def close(self) -> None:
         self._tickets.close()
@@ -176,10 +187,24 @@ class ConnectService:
         ticket = tickets.ahead(self._who())
         return self._session_of(ticket, parent_origin), ticket.fresh_for(tickets.now())
 
-    def start(self, parent_origin: str | None = None, prepared: str | None = None) -> Session:
+    def start(
+        self,
+        parent_origin: str | None = None,
+        prepared: str | None = None,
+        connection_id: str | None = None,
+    ) -> Session:
         """Start a connect: on the session `prepared` if it may still be used, else on the one
-        fetched ahead if it may, else on a new one. No session serves two connects."""
-        session = self._session_of(self._tickets.take(self._who(), prepared), parent_origin)
+        fetched ahead if it may, else on a new one. No session serves two connects.
+
+        With `connection_id` (one of this person's stored connections), Blink opens in update
+        mode: the person logs in to that bank again (Fix, for an `invalid` connection)."""
+        who = self._who()
+        if connection_id is not None:
+            stored = self._store.connection(connection_id)
+            if stored is None or stored.user_id != self.basiq_user_id():
+                raise BlinkError("That connection is not one of yours; it cannot be fixed here.")
+        ticket = self._tickets.take(who, None if connection_id else prepared)
+        session = self._session_of(ticket, parent_origin, connection_id)
         with self._lock:
             self._session = session
         log.info("connect started for Basiq user %s", session.basiq_user_id)
@@ -190,14 +215,20 @@ class ConnectService:
         token = self._provider.issue_client_token(basiq_user)
         return Ticket(identifier, basiq_user, token.access_token, token.expires_in, issued)
 
-    def _session_of(self, ticket: Ticket, parent_origin: str | None) -> Session:
+    def _session_of(
+        self, ticket: Ticket, parent_origin: str | None, connection_id: str | None = None
+    ) -> Session:
         query = {"user_id": ticket.basiq_user_id, "access_token": ticket.token}
+        if connection_id:
+            query["connection_id"] = connection_id
         if self.transport == "iframe":
             query["iframe"] = "true"
             if parent_origin and self.emulated:
                 query["parent_origin"] = parent_origin
         url = f"{self.blink_url}?{urlencode(query)}"
-        return Session(ticket.basiq_user_id, ticket.token, url, id=ticket.id)
+        return Session(
+            ticket.basiq_user_id, ticket.token, url, id=ticket.id, connection_id=connection_id
+        )
 
     def receive(self, origin: str, data: Any) -> Outcome:
         """Validate one message from Blink, log it, and apply it; never raises for bad input."""
@@ -247,6 +278,14 @@ class ConnectService:
             failure=failure.model_dump(exclude_none=True) if failure is not None else None,
         )
 
+    def follow(self, session: Session, job_ids: Sequence[str]) -> None:
+        """Jobs started outside Blink on this session (the Consent UI's), for `progress`."""
+        with self._lock:
+            for job_id in job_ids:
+                if job_id not in session.job_ids:
+                    session.job_ids.append(job_id)
+                self._jobs[job_id] = session
+
     def progress(self, job_id: str) -> dict[str, Any]:
         """Where the job stands; Blink stops at verify-credentials, so the app follows the rest.
 
@@ -266,7 +305,9 @@ class ConnectService:
             made,
             job_id=job_id,
             status="connected",
-            reason=f"found by following job {job_id}: Blink never reported this connection",
+            reason=f"found by following job {job_id}: Blink never reported this connection"
+            if session.via == "Blink"
+            else f"connected in {session.via} (job {job_id})",
         )
         if job.done and connection_id:
             self._finder.settle(session.token, session.basiq_user_id, connection_id, job)

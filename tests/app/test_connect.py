@@ -176,3 +176,24 @@ def test_hostile_messages_are_recorded_or_refused_with_a_reason(
         assert reason in reply["reason"] and reason in event["reason"]
     assert len(json.dumps(event)) < 70_000  # capped, whatever came in
     assert store.connections() == []
+
+
+def test_fix_opens_blink_in_update_mode_for_ones_own_connection_only(
+    bridge: Bridge, emulator: Emulator, store: Store
+) -> None:
+    """Fix: Blink with `connection_id`; an id that is not this person's is refused in words."""
+    query = parse_qs(urlsplit(bridge.start_connect(TOKEN)["url"]).query)
+    user_id = query["user_id"][0]
+    connection_id = Api(emulator).connected(user_id)
+    with store.writing("test") as tx:
+        tx.upsert_connection(connection_id, user_id, None)
+    started = bridge.start_connect(TOKEN, "http://127.0.0.1:5", None, connection_id)
+    assert started["ok"] is True and started["connection_id"] == connection_id
+    fixing = parse_qs(urlsplit(started["url"]).query)
+    assert fixing["connection_id"] == [connection_id]
+    assert fixing["user_id"] == [user_id]
+    assert fixing["access_token"] != query["access_token"]
+    plain = bridge.start_connect(TOKEN)
+    assert plain["connection_id"] is None and "connection_id" not in plain["url"]
+    refused = bridge.start_connect(TOKEN, None, None, "not-a-stored-connection")
+    assert refused["ok"] is False and "not one of yours" in refused["error"]
