@@ -12,7 +12,6 @@
   var POLL_MS = 1000;
   var DEMO_DELAY_MS = 2100;
   var MAX_POLL_ERRORS = 3;
-  var REQUEST_TIMEOUT_MS = 30000;
   // Blink's intended 2021 filter; its HEAD lost a comma and a quote (see the README).
   var INSTITUTION_FILTER =
     "institution.authorization.in('user','user-mfa','user-mfa-intermittent')," +
@@ -20,7 +19,6 @@
   var MFA_AUTHORIZATIONS = ["user-mfa", "user-mfa-intermittent"];
   var MFA_TOKEN_VERSIONS = ["2.1", "3.0"];
   var DEFAULT_FAILURE = "The credentials you provided were incorrect.";
-  var UNKNOWN_ERROR = { detail: "Unknown error" };
   var DEMO_FAILURE = {
     code: "invalid-credentials",
     title: "Cannot login to target institution, check credentials.",
@@ -124,45 +122,34 @@
   }
 
   // ---------------------------------------------------------------------------------------------
-  // API (same origin as this page)
+  // API (same origin as this page), and the helpers this page shares with the Consent UI's
 
-  // Resolves with the JSON body; rejects with the API's first error object, or UNKNOWN_ERROR.
-  async function request(method, path, body, withToken) {
-    var headers = {};
-    if (withToken !== false) headers.Authorization = "Bearer " + accessToken;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    var controller = new AbortController();
-    var timer = window.setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS);
-    var response;
-    var data = null;
-    try {
-      response = await window.fetch(apiBase + path, {
-        method: method,
-        headers: headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: controller.signal
-      });
-      if (response.headers.get("Content-Type") === "application/json") {
-        data = await response.json().catch(function () { return null; });
-      }
-    } catch (e) {
-      throw UNKNOWN_ERROR; // no answer: a network failure, or the timeout aborted it
-    } finally {
-      window.clearTimeout(timer);
-    }
-    if (response.status > 299 || !data || typeof data !== "object") {
-      var error = data && Array.isArray(data.data) && data.data[0];
-      throw error && typeof error === "object" ? error : UNKNOWN_ERROR;
-    }
-    return data;
+  var page = window.EmulatedPage;
+  var el = page.el;
+  var errorText = page.errorText;
+  var isInstitution = page.isInstitution;
+  var addField = page.addField;
+  var setFieldError = page.setFieldError;
+  var fieldValue = page.fieldValue;
+  var UNKNOWN_ERROR = page.UNKNOWN_ERROR;
+
+  // Resolves with the JSON body; rejects with the API's first error object, or UNKNOWN_ERROR:
+  // as the API sent it, without the HTTP status, since Blink hands it on to the host page.
+  function request(method, path, body, withToken) {
+    var token = withToken === false ? null : accessToken;
+    return page.request(apiBase + path, method, body, token).catch(function (error) {
+      var problem = Object.assign({}, error);
+      delete problem.status;
+      throw problem;
+    });
+  }
+
+  function logo(inst, kind, className) {
+    return page.logo(inst, kind, className, "self");
   }
 
   function userPath() {
     return "/users/" + encodeURIComponent(userId);
-  }
-
-  function errorText(error) {
-    return (error && (error.detail || error.title)) || "Unknown error";
   }
 
   // ---------------------------------------------------------------------------------------------
@@ -187,11 +174,6 @@
     } catch (e) {
       /* storage disabled or full: no cache */
     }
-  }
-
-  function isInstitution(item) {
-    return item && typeof item === "object" && typeof item.id === "string" &&
-      typeof item.shortName === "string";
   }
 
   function groupInOrder(list, key) {
@@ -265,52 +247,8 @@
     return parts.join(" · ");
   }
 
-  function logoUrl(inst, kind) {
-    var links = (inst.logo && inst.logo.links) || {};
-    var url = links[kind] || links.self;
-    return typeof url === "string" && /^(https?:|\/)/i.test(url) ? url : null;
-  }
-
   // ---------------------------------------------------------------------------------------------
   // DOM helpers
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined) node.textContent = text;
-    return node;
-  }
-
-  function initials(inst) {
-    return inst.shortName.split(/\s+/).filter(Boolean).slice(0, 2).map(function (word) {
-      return word.charAt(0).toUpperCase();
-    }).join("");
-  }
-
-  function logo(inst, kind, className) {
-    var box = el("span", className);
-    var fallback = function () {
-      box.textContent = "";
-      var badge = el("span", "logo-fallback", initials(inst));
-      var colour = inst.logo && inst.logo.colors && inst.logo.colors.primary;
-      if (typeof colour === "string" && /^#[0-9a-f]{3,8}$/i.test(colour)) {
-        badge.style.backgroundColor = colour;
-      }
-      box.appendChild(badge);
-    };
-    var url = logoUrl(inst, kind);
-    if (!url) {
-      fallback();
-      return box;
-    }
-    var img = el("img");
-    img.alt = "";
-    img.decoding = "async";
-    img.addEventListener("error", fallback);
-    img.src = url;
-    box.appendChild(img);
-    return box;
-  }
 
   function setTitle(text) {
     $("title").textContent = text;
@@ -390,40 +328,6 @@
   // ---------------------------------------------------------------------------------------------
   // Login form
 
-  function addField(container, spec) {
-    var wrap = el("div", "field");
-    var label = el("label", "field-label", spec.label);
-    label.htmlFor = spec.id;
-    var input = el("input", "input");
-    input.id = spec.id;
-    input.name = spec.id;
-    input.type = spec.type || "text";
-    input.placeholder = spec.placeholder || spec.label;
-    input.autocomplete = spec.autocomplete || "off";
-    input.spellcheck = false;
-    input.setAttribute("autocapitalize", "none");
-    if (spec.inputmode) input.setAttribute("inputmode", spec.inputmode);
-    if (spec.value) input.value = spec.value;
-    var error = el("p", "field-error");
-    error.id = spec.id + "-error";
-    error.hidden = true;
-    input.setAttribute("aria-describedby", error.id);
-    input.addEventListener("input", function () { setFieldError(input, null); });
-    wrap.appendChild(label);
-    wrap.appendChild(input);
-    wrap.appendChild(error);
-    container.appendChild(wrap);
-    return input;
-  }
-
-  function setFieldError(input, message) {
-    var error = $(input.id + "-error");
-    error.textContent = message || "";
-    error.hidden = !message;
-    if (message) input.setAttribute("aria-invalid", "true");
-    else input.removeAttribute("aria-invalid");
-  }
-
   function showLogin(inst, loginId) {
     state.institution = inst;
     state.attempt++;
@@ -461,11 +365,6 @@
       forgot.hidden = true;
     }
     showScreen("login", "Login", userActed() ? (loginId ? password : first) : null);
-  }
-
-  function fieldValue(id) {
-    var input = $(id);
-    return input ? input.value.trim() : "";
   }
 
   function onLoginSubmit(event) {
@@ -615,50 +514,27 @@
 
     $("mfa-description").textContent =
       challenge.description || "Your bank needs to confirm it is you.";
-    var fields = $("mfa-fields");
-    fields.textContent = "";
-    var token = challenge.method === "token";
-    var first = null;
-    inputs.forEach(function (prompt, index) {
-      var input = addField(fields, {
-        id: "mfa-answer-" + index,
-        label: String(prompt),
-        placeholder: token ? "Code" : "Answer",
-        autocomplete: token && index === 0 ? "one-time-code" : "off",
-        inputmode: token ? "numeric" : null
-      });
-      first = first || input;
-    });
+    var fields = page.addMfaFields($("mfa-fields"), challenge);
     $("mfa-error").hidden = true;
     $("mfa-submit").disabled = false;
     var form = $("mfa-form");
     form.onsubmit = function (event) {
       event.preventDefault();
-      submitMfa(jobId, attempt, inputs.length);
+      submitMfa(jobId, attempt, fields.count);
     };
-    showScreen("mfa", "Verification", first);
+    showScreen("mfa", "Verification", fields.first);
   }
 
   function submitMfa(jobId, attempt, count) {
     if (state.screen !== "mfa" || $("mfa-submit").disabled) return;
-    var answers = [];
-    var missing = null;
-    for (var i = 0; i < count; i++) {
-      var input = $("mfa-answer-" + i);
-      var value = input.value.trim();
-      if (!value) {
-        setFieldError(input, "Enter an answer.");
-        missing = missing || input;
-      }
-      answers.push(value);
-    }
-    if (missing) {
-      missing.focus();
+    var typed = page.mfaAnswers(count);
+    if (typed.missing) {
+      typed.missing.focus();
       return;
     }
     $("mfa-error").hidden = true;
     $("mfa-submit").disabled = true;
-    request("POST", "/jobs/" + encodeURIComponent(jobId) + "/mfa", { "mfa-response": answers })
+    request("POST", "/jobs/" + encodeURIComponent(jobId) + "/mfa", { "mfa-response": typed.answers })
       .then(function () {
         if (attempt !== state.attempt || state.screen !== "mfa") return;
         showConnecting("Checking your answer");

@@ -13,10 +13,8 @@
   var FIRST_POLL_MS = 100;
   var POLL_MS = 500;
   var MAX_POLL_ERRORS = 3;
-  var REQUEST_TIMEOUT_MS = 30000;
   var EXPIRING_MS = 7 * 24 * 3600 * 1000;
   var ACTIONS = ["connect", "manage", "extend", "update", "reauthorise"];
-  var UNKNOWN_ERROR = { detail: "Unknown error" };
   var STEP_WORDS = {
     pending: "Waiting",
     "in-progress": "In progress",
@@ -55,46 +53,26 @@
     clockOffset: 0
   };
 
-  var $ = function (id) { return document.getElementById(id); };
-
   // ---------------------------------------------------------------------------------------------
-  // API (same origin as this page)
+  // API (same origin as this page), and the helpers this page shares with Blink's
+
+  var page = window.EmulatedPage;
+  var $ = page.$;
+  var el = page.el;
+  var errorText = page.errorText;
+  var isInstitution = page.isInstitution;
+  var initials = page.initials;
+  var addField = page.addField;
+  var setFieldError = page.setFieldError;
+  var fieldValue = page.fieldValue;
 
   // Resolves with the JSON body (or null for 204); rejects with the API's first error object.
-  async function request(method, path, body, withToken) {
-    var headers = {};
-    if (withToken !== false) headers.Authorization = "Bearer " + token;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
-    var controller = new AbortController();
-    var timer = window.setTimeout(function () { controller.abort(); }, REQUEST_TIMEOUT_MS);
-    var response;
-    var data = null;
-    try {
-      response = await window.fetch(apiBase + path, {
-        method: method,
-        headers: headers,
-        body: body === undefined ? undefined : JSON.stringify(body),
-        signal: controller.signal
-      });
-      if ((response.headers.get("Content-Type") || "").indexOf("application/json") === 0) {
-        data = await response.json().catch(function () { return null; });
-      }
-    } catch (e) {
-      throw UNKNOWN_ERROR;
-    } finally {
-      window.clearTimeout(timer);
-    }
-    if (response.status === 204) return null;
-    if (response.status > 299 || !data || typeof data !== "object") {
-      var error = data && Array.isArray(data.data) && data.data[0];
-      var problem = error && typeof error === "object" ? error : UNKNOWN_ERROR;
-      throw Object.assign({ status: response.status }, problem);
-    }
-    return data;
+  function request(method, path, body, withToken) {
+    return page.request(apiBase + path, method, body, withToken === false ? null : token);
   }
 
-  function errorText(error) {
-    return (error && (error.detail || error.title)) || "Unknown error";
+  function logo(inst, kind, className) {
+    return page.logo(inst, kind, className, "square");
   }
 
   function loadSession() {
@@ -127,11 +105,6 @@
 
   // ---------------------------------------------------------------------------------------------
   // Institutions
-
-  function isInstitution(item) {
-    return item && typeof item === "object" && typeof item.id === "string" &&
-      typeof item.shortName === "string";
-  }
 
   function methodOf(inst) {
     var login = inst && inst.features && inst.features.login;
@@ -167,45 +140,6 @@
 
   // ---------------------------------------------------------------------------------------------
   // DOM helpers
-
-  function el(tag, className, text) {
-    var node = document.createElement(tag);
-    if (className) node.className = className;
-    if (text !== undefined && text !== null) node.textContent = text;
-    return node;
-  }
-
-  function initials(name) {
-    return String(name).split(/\s+/).filter(Boolean).slice(0, 2).map(function (word) {
-      return word.charAt(0).toUpperCase();
-    }).join("");
-  }
-
-  function logo(inst, kind, className) {
-    var box = el("span", className);
-    var fallback = function () {
-      box.textContent = "";
-      var badge = el("span", "logo-fallback", initials(inst ? inst.shortName : "?"));
-      var colour = inst && inst.logo && inst.logo.colors && inst.logo.colors.primary;
-      if (typeof colour === "string" && /^#[0-9a-f]{3,8}$/i.test(colour)) {
-        badge.style.backgroundColor = colour;
-      }
-      box.appendChild(badge);
-    };
-    var links = (inst && inst.logo && inst.logo.links) || {};
-    var url = links[kind] || links.square;
-    if (typeof url !== "string" || !/^(https?:|\/)/i.test(url)) {
-      fallback();
-      return box;
-    }
-    var img = el("img");
-    img.alt = "";
-    img.decoding = "async";
-    img.addEventListener("error", fallback);
-    img.src = url;
-    box.appendChild(img);
-    return box;
-  }
 
   function methodBadge(method) {
     return el("span", "method method-" + (method === "openbanking" ? "openbanking" : "web"),
@@ -432,40 +366,6 @@
   // ---------------------------------------------------------------------------------------------
   // Web login
 
-  function addField(container, spec) {
-    var wrap = el("div", "field");
-    var label = el("label", "field-label", spec.label);
-    label.htmlFor = spec.id;
-    var input = el("input", "input");
-    input.id = spec.id;
-    input.name = spec.id;
-    input.type = spec.type || "text";
-    input.placeholder = spec.placeholder || spec.label;
-    input.autocomplete = spec.autocomplete || "off";
-    input.spellcheck = false;
-    input.setAttribute("autocapitalize", "none");
-    if (spec.inputmode) input.setAttribute("inputmode", spec.inputmode);
-    if (spec.value) input.value = spec.value;
-    var error = el("p", "field-error");
-    error.id = spec.id + "-error";
-    error.hidden = true;
-    input.setAttribute("aria-describedby", error.id);
-    input.addEventListener("input", function () { setFieldError(input, null); });
-    wrap.appendChild(label);
-    wrap.appendChild(input);
-    wrap.appendChild(error);
-    container.appendChild(wrap);
-    return input;
-  }
-
-  function setFieldError(input, message) {
-    var error = $(input.id + "-error");
-    error.textContent = message || "";
-    error.hidden = !message;
-    if (message) input.setAttribute("aria-invalid", "true");
-    else input.removeAttribute("aria-invalid");
-  }
-
   function showLogin(inst, loginId) {
     state.attempt++;
     var fields = $("login-fields");
@@ -489,11 +389,6 @@
     $("connect").disabled = false;
     var title = state.connectionId ? "Update your login" : "Log in to " + inst.shortName;
     showScreen("login", title, loginId ? password : first);
-  }
-
-  function fieldValue(id) {
-    var input = $(id);
-    return input ? input.value.trim() : "";
   }
 
   function onLoginSubmit(event) {
@@ -648,47 +543,25 @@
     if (state.mfaKey === key) return;
     state.mfaKey = key;
     $("mfa-description").textContent = challenge.description || "Your bank needs to check it is you.";
-    var fields = $("mfa-fields");
-    fields.textContent = "";
-    var numeric = challenge.method === "token";
-    var first = null;
-    inputs.forEach(function (prompt, index) {
-      var input = addField(fields, {
-        id: "mfa-answer-" + index,
-        label: String(prompt),
-        placeholder: numeric ? "Code" : "Answer",
-        autocomplete: numeric && index === 0 ? "one-time-code" : "off",
-        inputmode: numeric ? "numeric" : null
-      });
-      first = first || input;
-    });
+    var fields = page.addMfaFields($("mfa-fields"), challenge);
     $("mfa-error").hidden = true;
     $("mfa-submit").disabled = false;
     $("mfa-form").onsubmit = function (event) {
       event.preventDefault();
-      submitMfa(jobId, attempt, inputs.length);
+      submitMfa(jobId, attempt, fields.count);
     };
-    showScreen("mfa", "Verify it's you", first);
+    showScreen("mfa", "Verify it's you", fields.first);
   }
 
   function submitMfa(jobId, attempt, count) {
     if (state.screen !== "mfa" || $("mfa-submit").disabled) return;
-    var answers = [];
-    var missing = null;
-    for (var i = 0; i < count; i++) {
-      var input = $("mfa-answer-" + i);
-      if (!input.value.trim()) {
-        setFieldError(input, "Enter an answer.");
-        missing = missing || input;
-      }
-      answers.push(input.value.trim());
-    }
-    if (missing) {
-      missing.focus();
+    var typed = page.mfaAnswers(count);
+    if (typed.missing) {
+      typed.missing.focus();
       return;
     }
     $("mfa-submit").disabled = true;
-    request("POST", "/jobs/" + encodeURIComponent(jobId) + "/mfa", { "mfa-response": answers })
+    request("POST", "/jobs/" + encodeURIComponent(jobId) + "/mfa", { "mfa-response": typed.answers })
       .then(function () {
         if (attempt !== state.attempt || state.screen !== "mfa") return;
         showProgress(state.institution);

@@ -326,8 +326,10 @@ def build_app(
 
 
 def _static(app: bottle.Bottle) -> None:
-    """The Blink page, the institutions' logos and the JS control."""
+    """The Blink page, what it shares with the Consent UI, the institutions' logos, the JS
+    control."""
     blink_dir = str(paths.assets_dir() / "blink")
+    common_dir = str(paths.assets_dir() / "common")
     logo_dir = str(paths.assets_dir() / "emulator" / "logos")
     control_dir = str(paths.assets_dir() / "control")
 
@@ -343,5 +345,6 @@ def _static(app: bottle.Bottle) -> None:
     for page in ("/", "/index.html"):
         app.route(page, "GET", _guarded(blink_page))
     app.route("/static/<path:path>", "GET", files(blink_dir))
+    app.route("/common/<path:path>", "GET", files(common_dir))
     app.route("/logos/<path>", "GET", files(logo_dir))  # one name, no slash
     app.route("/control/<path:path>", "GET", files(control_dir))
