@@ -1,18 +1,23 @@
 """Backend mode: your server holds the API key, and the app asks it, as Basiq's mobile demos do.
 
-`BackendClient` speaks to `blink-desktop serve` (or any server with the same two endpoints)
-and reports each new connection back to it through the outbox.
+`BackendClient` speaks to `blink-desktop serve` (or any server with the same endpoints),
+reports each new connection back to it through the outbox, and asks it for the connection
+manager's accounts, transactions, refreshes and deletions.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, TypeVar
+from urllib.parse import quote
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from blink_desktop.basiq.http import JsonHttp
-from blink_desktop.basiq.models import Token
+from blink_desktop.basiq.models import Account, Job, Token, Transaction
 from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class BackendClient:
@@ -32,6 +37,7 @@ class BackendClient:
         )
         self.base_url = self.http.base_url
         self._client_id = client_id
+        self._job_users: dict[str, str] = {}
 
     def basiq_user(self, identifier: str) -> str:
         return str(self._post("/user", {"email": identifier}, "your Basiq user")["id"])
@@ -53,11 +59,76 @@ class BackendClient:
         body = {"user_id": basiq_user_id, "connection_id": connection_id}
         self._post("/connections", body, "the connection recorded")
 
+    # The connection manager's data (app/manager.py's DataSource), which your server fetches
+    # with its server token, for this app's own users only.
+    def accounts(self, basiq_user_id: str, connection_id: str | None = None) -> list[Account]:
+        params = {"connection_id": connection_id} if connection_id else {}
+        result = self._get(f"/users/{_segment(basiq_user_id)}/accounts", "your accounts", params)
+        return [_model(Account, item, "an account") for item in _list(result)]
+
+    def transactions(
+        self,
+        basiq_user_id: str,
+        *,
+        connection_id: str | None = None,
+        account_id: str | None = None,
+        since: date | None = None,
+        until: date | None = None,
+        status: str | None = None,
+    ) -> list[Transaction]:
+        """Every page the server gives, following its `next` cursor."""
+        asked = {
+            "connection_id": connection_id,
+            "account_id": account_id,
+            "since": since.isoformat() if since else None,
+            "until": until.isoformat() if until else None,
+            "status": status,
+        }
+        params = {name: value for name, value in asked.items() if value}
+        path = f"/users/{_segment(basiq_user_id)}/transactions"
+        found: list[Transaction] = []
+        seen: set[str] = set()
+        while True:
+            result = self._get(path, "your transactions", params)
+            found += [_model(Transaction, item, "a transaction") for item in _list(result)]
+            cursor = result.get("next")
+            if not cursor:
+                return found
+            if not isinstance(cursor, str) or cursor in seen:
+                raise ApiResponseError("Your server's pages of transactions go round in a circle.")
+            seen.add(cursor)
+            params = {"cursor": cursor}
+
+    def refresh(self, basiq_user_id: str, connection_id: str) -> Job:
+        path = f"/users/{_segment(basiq_user_id)}/connections/{_segment(connection_id)}/refresh"
+        job = _model(Job, self._call("POST", path, "a refresh", json={}), "the refresh's job")
+        self._job_users[job.id] = basiq_user_id  # its progress is asked for as that user's
+        return job
+
+    def job(self, job_id: str) -> Job:
+        user = self._job_users.get(job_id)
+        if user is None:
+            raise ApiResponseError("That refresh was not started here; start it again.")
+        path = f"/users/{_segment(user)}/jobs/{_segment(job_id)}"
+        return _model(Job, self._get(path, "the refresh's progress"), "the refresh's progress")
+
+    def delete_connection(self, basiq_user_id: str, connection_id: str) -> None:
+        path = f"/users/{_segment(basiq_user_id)}/connections/{_segment(connection_id)}"
+        self._call("DELETE", path, "the connection deleted")
+
+    def _get(self, path: str, what: str, params: dict[str, str] | None = None) -> dict[str, Any]:
+        return self._call("GET", path, what, params=params or None)
+
     def _post(self, path: str, body: dict[str, Any], what: str) -> dict[str, Any]:
+        return self._call("POST", path, what, json={**body, "client_id": self._client_id})
+
+    def _call(self, method: str, path: str, what: str, **kwargs: Any) -> dict[str, Any]:
         status, answer = self.http.request(
-            "POST", path, what=what, json={**body, "client_id": self._client_id}
+            method, path, what=what, headers={"X-Client-Id": self._client_id}, **kwargs
         )
         message = str(answer.get("errorMessage") or "")
+        if status == 404 and isinstance(answer.get("error"), dict):
+            raise ApiResponseError(f"Your server does not know that: {message or 'no detail'}")
         if status == 401:
             raise ApiAuthError(
                 f"Your server refused this app's client id ({message}). "
@@ -76,3 +147,25 @@ class BackendClient:
         if not isinstance(result, dict):
             raise ApiResponseError(f"Your server's answer to {path} has no result.")
         return result
+
+
+def _segment(value: str) -> str:
+    if not value or value in (".", ".."):
+        raise ApiResponseError(f"{value!r} is not an id Basiq gives.")
+    return quote(value, safe="")
+
+
+def _list(result: dict[str, Any]) -> list[Any]:
+    data = result.get("data")
+    if not isinstance(data, list):
+        raise ApiResponseError("Your server's answer has no list of data.")
+    return data
+
+
+def _model(model: type[M], body: Any, what: str) -> M:
+    try:
+        return model.model_validate(body)
+    except ValidationError:
+        raise ApiResponseError(
+            f"Your server's answer for {what} is not what Basiq sends."
+        ) from None

@@ -16,9 +16,10 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from blink_desktop import sqlite_file
+from blink_desktop.app.ledger_tables import LEDGER_TABLES
 from blink_desktop.errors import StoreError
 
 # Logos an older version stored as the embedded emulator's address died with its random port.
@@ -88,6 +89,9 @@ MIGRATIONS: list[tuple[str, ...]] = [
         # How the person connected (Basiq 3.0: "web" or "openbanking"); unknown for older rows.
         "ALTER TABLE connections ADD COLUMN method TEXT",
     ),
+    # The cached accounts and transactions, and when each connection's were fetched: a
+    # connection's go with it (ON DELETE CASCADE).
+    LEDGER_TABLES,
 ]
 
 
@@ -242,6 +246,12 @@ class Writer:
             (storable(institution_id, 200), logo, self.stamp),
         )
 
+    def remove_connection(self, connection_id: str) -> None:
+        """The connection, its report waiting in the outbox, and (ON DELETE CASCADE) its cached
+        accounts and transactions; the event log keeps its history. Logs nothing itself."""
+        self._db.execute("DELETE FROM outbox WHERE connection_id = ?", (connection_id,))
+        self._db.execute("DELETE FROM connections WHERE id = ?", (connection_id,))
+
     def enqueue_report(self, connection_id: str, basiq_user_id: str) -> None:
         self._db.execute(
             "INSERT OR IGNORE INTO outbox (connection_id, basiq_user_id, created) VALUES (?, ?, ?)",
@@ -259,12 +269,17 @@ class Writer:
         )
 
 
+W = TypeVar("W", bound=Writer)
+
+
 class Store:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._lock = threading.Lock()
         self._db = sqlite_file.connect(path)
         try:
+            # A connection's cached accounts and transactions are deleted with it (ON DELETE).
+            self._db.execute("PRAGMA foreign_keys = ON")
             self._migrate()
         except (sqlite3.Error, StoreError) as exc:
             self._db.close()
@@ -298,17 +313,25 @@ class Store:
     def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         return sqlite_file.transaction(self._db, self._lock)
 
-    @contextmanager
-    def writing(self, what: str) -> Iterator[Writer]:
+    def writing(self, what: str) -> AbstractContextManager[Writer]:
         """One transaction; `what` names it in the error a person sees if it fails."""
+        return self.writing_as(what, Writer)
+
+    @contextmanager
+    def writing_as(self, what: str, kind: type[W]) -> Iterator[W]:
+        """`writing` with a Writer subclass that adds another module's typed writes."""
         try:
             with self._transaction() as db:
-                yield Writer(db, now())
+                yield kind(db, now())
         except sqlite3.Error as exc:
             raise StoreError(
                 f"Could not save {what} to {self.path} ({exc}), so it was not saved. Free some "
                 "disk space or check the folder's permissions, then retry."
             ) from exc
+
+    def read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        """Rows of a query, for the modules that own other tables (ledger.py)."""
+        return self._read(sql, *args)
 
     def _read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
         try:

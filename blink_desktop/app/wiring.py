@@ -17,6 +17,7 @@ from blink_desktop.errors import SettingsError
 
 if TYPE_CHECKING:  # imported when the app is built: the first screen needs only the store
     from blink_desktop.app.connect import ConnectService, TokenProvider
+    from blink_desktop.app.manager import ConnectionManager, DataSource
     from blink_desktop.app.outbox import Outbox
     from blink_desktop.settings import Settings
 
@@ -59,6 +60,7 @@ class App:
     mode: Mode
     upstream: upstream.Upstream | None = None  # None in backend mode: your server holds the key
     outbox: Outbox | None = None
+    manager: ConnectionManager | None = None  # accounts, transactions, refresh, delete
 
     def close(self) -> None:
         self.service.close()
@@ -119,12 +121,14 @@ def build(settings: Settings, store: Store | None = None) -> App:
 def _build(settings: Settings, mode: Mode, store: Store) -> App:
     from blink_desktop.app.backend import BackendClient
     from blink_desktop.app.connect import ConnectService
+    from blink_desktop.app.manager import ConnectionManager
     from blink_desktop.app.outbox import Outbox
     from blink_desktop.basiq.client import BASIQ_API, BasiqClient
     from blink_desktop.basiq.keyholder import KeyHolder
 
     outbox: Outbox | None = None
     provider: TokenProvider
+    source: DataSource  # the accounts and transactions: with the key, or from your server
     chosen: upstream.Upstream | None = None
     if mode == "backend":
         if settings.backend_url is None or not settings.client_id:
@@ -133,7 +137,7 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
                 "BLINK_DESKTOP_BACKEND_URL and BLINK_DESKTOP_CLIENT_ID."
             )
         backend = BackendClient(str(settings.backend_url), settings.client_id)
-        provider = backend
+        provider = source = backend
         # The client token goes straight to Basiq to follow the job, as Blink itself does.
         client = BasiqClient(str(settings.api_url or BASIQ_API), version=settings.basiq_version)
         blink_url = str(settings.blink_url or upstream.BASIQ_BLINK)
@@ -154,7 +158,7 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
             chosen = upstream.basiq(settings, key)
         logs.redactor.add_secret(chosen.api_key)  # the emulator's key too: no key is logged
         client = BasiqClient(chosen.api_url, version=settings.basiq_version)
-        provider = KeyHolder(client, chosen.api_key, known_users=store.basiq_user)
+        provider = source = KeyHolder(client, chosen.api_key, known_users=store.basiq_user)
         blink_url = chosen.blink_url
     service = ConnectService(
         provider,
@@ -167,7 +171,10 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
         emulated=chosen is not None and chosen.emulated,
         outbox=outbox,
     )
-    return App(service=service, store=store, mode=mode, upstream=chosen, outbox=outbox)
+    manager = ConnectionManager(store, source)
+    return App(
+        service=service, store=store, mode=mode, upstream=chosen, outbox=outbox, manager=manager
+    )
 
 
 def _origin(url: str) -> str:

@@ -123,6 +123,7 @@ class BasiqClient:
         account_id: str | None = None,
         since: date | None = None,
         until: date | None = None,
+        status: str | None = None,
         page_size: int = MAX_PAGE,
     ) -> list[Transaction]:
         """A user's transactions (a SERVER_ACCESS token), every page; see `transaction_pages`."""
@@ -133,6 +134,7 @@ class BasiqClient:
             account_id=account_id,
             since=since,
             until=until,
+            status=status,
             page_size=page_size,
         )
         return [transaction for page in pages for transaction in page.data]
@@ -146,6 +148,7 @@ class BasiqClient:
         account_id: str | None = None,
         since: date | None = None,
         until: date | None = None,
+        status: str | None = None,
         page_size: int = MAX_PAGE,
     ) -> Iterator[TransactionPage]:
         """Each page of a user's transactions, as Basiq sends them (by account, pending first,
@@ -153,7 +156,7 @@ class BasiqClient:
 
         Narrowed with Basiq's filters: `connection.id`, `account.id`, and `since`/`until` (both
         days included) on `transaction.postDate`, which a pending transaction does not have yet:
-        a date filter leaves pending ones out.
+        a date filter leaves pending ones out (`status="pending"` lists them alone).
         """
         if not 1 <= page_size <= MAX_PAGE:
             raise ValueError(f"page_size is 1 to {MAX_PAGE}, not {page_size}")
@@ -162,6 +165,8 @@ class BasiqClient:
             conditions.append(_condition("connection.id", "eq", connection_id))
         if account_id:
             conditions.append(_condition("account.id", "eq", account_id))
+        if status:
+            conditions.append(_condition("transaction.status", "eq", status))
         if since and until:
             conditions.append(_condition("transaction.postDate", "bt", _day(since), _day(until)))
         elif since:

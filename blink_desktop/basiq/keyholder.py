@@ -92,6 +92,7 @@ class KeyHolder:
         account_id: str | None = None,
         since: date | None = None,
         until: date | None = None,
+        status: str | None = None,
     ) -> list[Transaction]:
         return self.with_server_token(
             lambda token: self._client.transactions(
@@ -101,6 +102,7 @@ class KeyHolder:
                 account_id=account_id,
                 since=since,
                 until=until,
+                status=status,
             )
         )
 
