@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from blink_desktop.errors import StoreError
 
@@ -75,6 +76,32 @@ def transaction(db: sqlite3.Connection, lock: threading.Lock) -> Iterator[sqlite
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+
+@contextmanager
+def writing(
+    db: sqlite3.Connection, lock: threading.Lock, path: Path, what: str
+) -> Iterator[sqlite3.Connection]:
+    """A `transaction` whose failure is a StoreError naming `what` was not saved, and why."""
+    try:
+        with transaction(db, lock) as inside:
+            yield inside
+    except sqlite3.Error as exc:
+        raise StoreError(
+            f"Could not save {what} to {path} ({exc}), so it was not saved. Free some disk "
+            "space or check the folder's permissions, then retry."
+        ) from exc
+
+
+def read(
+    db: sqlite3.Connection, lock: threading.Lock, path: Path, sql: str, args: tuple[Any, ...]
+) -> list[sqlite3.Row]:
+    """A query's rows, one thread at a time; a failure is a StoreError naming the file."""
+    try:
+        with lock:
+            return db.execute(sql, args).fetchall()
+    except sqlite3.Error as exc:
+        raise StoreError(f"Could not read {path} ({exc}).") from exc
 
 
 def _switch_to_wal(db: sqlite3.Connection, patience: float = 5.0) -> None:

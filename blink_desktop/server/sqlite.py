@@ -19,8 +19,8 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -127,7 +127,7 @@ class SqliteStore:
     def _migrate(self) -> None:
         # The version is read inside the write transaction, so two processes opening a new
         # file at once migrate it once.
-        with self._transaction() as db:
+        with sqlite_file.transaction(self._db, self._lock) as db:
             current = _version(db)
             if current == VERSION:
                 return
@@ -148,26 +148,11 @@ class SqliteStore:
                 db.execute(statement)
             db.execute(f"PRAGMA user_version = {VERSION}")
 
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return sqlite_file.transaction(self._db, self._lock)
-
-    @contextmanager
-    def _writing(self, what: str) -> Iterator[sqlite3.Connection]:
-        try:
-            with self._transaction() as db:
-                yield db
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"Could not save {what} to {self.path} ({exc}), so it was not saved. Free some "
-                "disk space or check the folder's permissions, then retry."
-            ) from exc
+    def _writing(self, what: str) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite_file.writing(self._db, self._lock, self.path, what)
 
     def _read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        try:
-            with self._lock:
-                return self._db.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"Could not read {self.path} ({exc}).") from exc
+        return sqlite_file.read(self._db, self._lock, self.path, sql, args)
 
     def _now(self, later: float = 0.0) -> str:
         return timestamp(self._clock() + timedelta(seconds=later))
