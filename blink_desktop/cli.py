@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from blink_desktop import __version__
+from blink_desktop.app.commands import add_data_commands
 from blink_desktop.emulator import DEFAULT_API_KEY
 from blink_desktop.emulator.command import add_control_command
 from blink_desktop.errors import BlinkError, SettingsError, StoreError
@@ -152,6 +153,7 @@ def build_parser() -> argparse.ArgumentParser:
     events = commands.add_parser("events", help="print the log of every message Blink sent")
     events.add_argument("--json", action="store_true", help="as a JSON array")
     events.set_defaults(func=_events)
+    add_data_commands(commands)
     for command in commands.choices.values():
         command.set_defaults(parser=command)
     return parser

@@ -34,6 +34,10 @@ PATIENCE = 300.0  # seconds a refresh may take before the app stops waiting
 StepCallback = Callable[[str, str], None]  # (step title, status)
 
 
+class UnknownId(BlinkError):
+    """No stored connection or account has the id asked for."""
+
+
 class DataSource(Protocol):
     """Basiq's data for a user, with a server token the app never sees in backend mode."""
 
@@ -128,7 +132,7 @@ class ConnectionManager:
         """The stored connection, or a BlinkError that says how to find the right id."""
         row = self.store.connection(connection_id)
         if row is None:
-            raise BlinkError(
+            raise UnknownId(
                 f"No bank connection has the id {connection_id!r} here; "
                 "`blink-desktop connections` lists them."
             )
@@ -171,7 +175,7 @@ class ConnectionManager:
         if connection_id is not None:
             self.connection(connection_id)
         if account_id is not None and self.ledger.account(account_id) is None:
-            raise BlinkError(
+            raise UnknownId(
                 f"No account has the id {account_id!r} here; `blink-desktop accounts` lists them."
             )
         if since and until and since > until:
