@@ -12,7 +12,15 @@ import tomllib
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    Field,
+    SecretStr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     NoDecode,
@@ -50,6 +58,18 @@ class Settings(BaseSettings):
     transport: Literal["iframe", "scheme"] = Field(
         default="iframe", description="How Blink reports events: postMessage or basiq:// URLs."
     )
+    flow: Literal["blink", "consent"] = Field(
+        default="blink",
+        description="How a bank is connected: Blink, or Basiq 3.0's Consent UI (implies 3.0).",
+    )
+    consent_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="The Consent UI; unset means Basiq's, or the embedded emulator's.",
+    )
+    redirect_url: AnyHttpUrl | None = Field(
+        default=None,
+        description="Your application's redirect URL in Basiq's dashboard (consent flow).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     provider: Literal["auto", "emulator", "direct", "backend"] = Field(
         default="auto",
@@ -78,6 +98,24 @@ class Settings(BaseSettings):
     emulator_job_speed: float = Field(
         default=1.0, gt=0, le=1000, description="How much faster the embedded emulator's jobs run."
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _consent_implies_3(cls, data: Any) -> Any:
+        # The Consent UI is Basiq 3.0's: with it, an unset basiq-version means 3.0.
+        if isinstance(data, dict) and data.get("flow") == "consent":
+            return {"basiq_version": "3.0", **data}
+        return data
+
+    @field_validator("basiq_version")
+    @classmethod
+    def _version_of_flow(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("flow") == "consent" and value != "3.0":
+            raise ValueError(
+                f"{ENV_PREFIX}FLOW=consent needs basiq-version 3.0 (the Consent UI is Basiq "
+                f"3.0's); set it to 3.0 or unset it"
+            )
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -183,17 +221,25 @@ def _explain(exc: ValidationError, config: Path) -> str:
             lines.append(f"Unknown setting {name}. Known settings: {known}.")
             continue
         value = "" if field in _SECRET_FIELDS else f" = {error.get('input')!r}"
-        lines.append(f"Setting {name}{value} is not valid: {_accepted(error)}.")
+        lines.append(f"Setting {name}{value} is not valid: {_accepted(error, field)}.")
     return "\n".join(lines)
 
 
 _SECRET_FIELDS = {"api_key", "database_url", "webhook_secret"}  # a URL may hold a password
 
 
-def _accepted(error: Any) -> str:
+# What an example URL looks like, for a setting whose example is not Basiq's API.
+_URL_EXAMPLES = {
+    "consent_url": "https://consent.basiq.io/home",
+    "redirect_url": "https://app.example.com/basiq/return",
+}
+
+
+def _accepted(error: Any, field: str = "") -> str:
     expected = error.get("ctx", {}).get("expected")
     if expected:
         return f"accepted values are {expected}"
     if str(error["type"]).startswith("url"):
-        return "expected an http:// or https:// URL, such as https://au-api.basiq.io"
+        example = _URL_EXAMPLES.get(field, "https://au-api.basiq.io")
+        return f"expected an http:// or https:// URL, such as {example}"
     return str(error["msg"]).removeprefix("Value error, ").rstrip(".")

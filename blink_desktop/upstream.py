@@ -18,6 +18,10 @@ if TYPE_CHECKING:
     from blink_desktop.settings import Settings
 
 BASIQ_BLINK = "https://js.basiq.io/index.html"
+BASIQ_CONSENT = "https://consent.basiq.io/home"
+# Where the embedded emulator's Consent UI sends the person back when BLINK_DESKTOP_REDIRECT_URL
+# is unset: a name that never resolves (RFC 2606), as the window catches it before it loads.
+EMULATED_REDIRECT = "https://blink-desktop.invalid/consent/return"
 
 
 class Simulator(Protocol):
@@ -41,6 +45,7 @@ class Upstream:
     emulated: bool = False
     close: Callable[[], None] = field(default=lambda: None, repr=False, compare=False)
     simulator: Simulator | None = field(default=None, repr=False, compare=False)  # emulator only
+    consent_url: str = BASIQ_CONSENT  # Basiq 3.0's Consent UI, for the consent flow
 
 
 def configured_key(settings: Settings) -> str | None:
@@ -61,6 +66,7 @@ def basiq(settings: Settings, key: str, *, api_url: str | None = None) -> Upstre
         api_url=api_url or str(settings.api_url or BASIQ_API),
         api_key=key,
         blink_url=str(settings.blink_url or BASIQ_BLINK),
+        consent_url=str(settings.consent_url or BASIQ_CONSENT),
     )
 
 
@@ -73,7 +79,11 @@ def emulator(settings: Settings, state_path: Path) -> Upstream:
         )
     from blink_desktop.emulator import Emulator
 
-    running = Emulator(state_path=state_path, job_speed=settings.emulator_job_speed).start()
+    running = Emulator(
+        state_path=state_path,
+        job_speed=settings.emulator_job_speed,
+        redirect_url=emulated_redirect_url(settings),
+    ).start()
     return Upstream(
         api_url=running.url,
         api_key=running.api_key,
@@ -81,7 +91,16 @@ def emulator(settings: Settings, state_path: Path) -> Upstream:
         emulated=True,
         close=running.stop,
         simulator=running,
+        consent_url=str(settings.consent_url or f"{running.url}/home"),
     )
+
+
+def emulated_redirect_url(settings: Settings) -> str | None:
+    """The embedded emulator's redirect URL: BLINK_DESKTOP_REDIRECT_URL, else in the consent
+    flow the app's own choice, else none."""
+    if settings.redirect_url is not None:
+        return str(settings.redirect_url)
+    return EMULATED_REDIRECT if settings.flow == "consent" else None
 
 
 def key_or_emulator(

@@ -85,3 +85,44 @@ def test_the_log_level_and_the_identifier_are_read_as_a_person_writes_them(
     monkeypatch.setenv("BLINK_DESKTOP_USER", " Me@Example.com ")
     settings = load_settings()
     assert (settings.log_level, settings.user) == ("DEBUG", "me@example.com")
+
+
+def test_the_consent_flow_implies_basiq_version_3(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert (load_settings().flow, load_settings().basiq_version) == ("blink", "2.1")
+    monkeypatch.setenv("BLINK_DESKTOP_FLOW", "consent")
+    assert load_settings().basiq_version == "3.0"
+    paths.config_file().write_text('basiq_version = "3.0"\n')
+    assert load_settings().basiq_version == "3.0"
+
+
+def test_a_lower_version_with_the_consent_flow_is_one_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_FLOW", "consent")
+    monkeypatch.setenv("BLINK_DESKTOP_BASIQ_VERSION", "2.1")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "Setting BLINK_DESKTOP_BASIQ_VERSION = '2.1' is not valid: BLINK_DESKTOP_FLOW=consent "
+        "needs basiq-version 3.0 (the Consent UI is Basiq 3.0's); set it to 3.0 or unset it."
+    )
+    monkeypatch.setenv("BLINK_DESKTOP_FLOW", "blink")
+    assert load_settings().basiq_version == "2.1"  # Blink mode keeps what it had
+
+
+def test_bad_consent_settings_name_the_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BLINK_DESKTOP_FLOW", "web")
+    with pytest.raises(SettingsError, match="BLINK_DESKTOP_FLOW = 'web'.*'blink' or 'consent'"):
+        load_settings()
+    monkeypatch.setenv("BLINK_DESKTOP_FLOW", "consent")
+    monkeypatch.setenv("BLINK_DESKTOP_REDIRECT_URL", "app.example.com/return")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == (
+        "Setting BLINK_DESKTOP_REDIRECT_URL = 'app.example.com/return' is not valid: expected an "
+        "http:// or https:// URL, such as https://app.example.com/basiq/return."
+    )
+    monkeypatch.setenv("BLINK_DESKTOP_REDIRECT_URL", "https://app.example.com/return")
+    monkeypatch.setenv("BLINK_DESKTOP_CONSENT_URL", "consent.basiq.io")
+    with pytest.raises(SettingsError, match="BLINK_DESKTOP_CONSENT_URL.*consent.basiq.io/home"):
+        load_settings()

@@ -103,6 +103,12 @@ class Bridge:
             return None
         return "emulator" if self._service.emulated else "basiq"
 
+    def _flow(self) -> str | None:
+        """ "blink" or "consent", once the service knows (else None: ask consent_return)."""
+        if not self._pending.done() or self._pending.error() is not None:
+            return None
+        return self._service.flow
+
     @_guarded
     def bootstrap(self, token: str) -> dict[str, Any]:
         from blink_desktop.app.blink_events import EVENT_NAMES
@@ -120,6 +126,7 @@ class Bridge:
                 raise ApiUnavailable("blink-desktop is still starting; try again.") from None
         return {
             "mode": self._mode(),
+            "flow": self._flow(),
             "identifier": screen.identifier(),
             "user_id": screen.basiq_user_id(),
             "transport": screen.transport,
@@ -146,8 +153,40 @@ class Bridge:
     def prepare_connect(self, token: str, parent_origin: object = None) -> dict[str, Any]:
         """The next connect's Blink, to load ahead: valid for `fresh_ms`, then ask again."""
         origin = parent_origin if isinstance(parent_origin, str) else None
-        session, fresh_for = self._service.prepare(origin)
+        service = self._service
+        if service.consent is not None:  # no Blink to load: a token ahead for the Consent UI
+            service.prefetch()
+            return {"flow": service.flow, "fresh_ms": 0, "mode": self._mode()}
+        session, fresh_for = service.prepare(origin)
         return {**self._session_json(session), "fresh_ms": max(int(fresh_for * 1000), 0)}
+
+    @_guarded
+    def start_consent(
+        self, token: str, action: object = None, connection_id: object = None
+    ) -> dict[str, Any]:
+        """Basiq's Consent UI for the current person, at `url`, for the page to go to (top
+        level: it refuses iframes). `action` is Basiq's (manage, update…); `connection_id`
+        names the connection to log in again to."""
+        flow = self._service.consent
+        if flow is None:
+            raise BlinkError("The Consent UI is off: set BLINK_DESKTOP_FLOW=consent to use it.")
+        visit = flow.start(
+            action if isinstance(action, str) else None,
+            connection_id if isinstance(connection_id, str) and connection_id else None,
+        )
+        return {"url": visit.url, "action": visit.action, "mode": self._mode()}
+
+    @_guarded
+    def consent_return(self, token: str) -> dict[str, Any]:
+        """The flow, and what the last way back from the Consent UI brought (once; null when
+        nothing came back): jobs to follow, a cancellation, the end of `manage`, a refusal."""
+        service = self._service
+        returned = service.consent.take_return(START_TIMEOUT) if service.consent else None
+        return {
+            "flow": service.flow,
+            "returned": returned.to_json() if returned is not None else None,
+            "mode": self._mode(),
+        }
 
     @_guarded
     def start_connect(

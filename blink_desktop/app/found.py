@@ -14,7 +14,7 @@ import logging
 from typing import Protocol, runtime_checkable
 
 from blink_desktop.app.outbox import Outbox
-from blink_desktop.app.store import Store
+from blink_desktop.app.store import Store, now
 from blink_desktop.basiq import models as basiq
 from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.errors import ApiError, StoreError
@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 FOUND = "blink-desktop"  # the origin of the event rows the app writes itself
 # Basiq's connection status, as the app's list says it.
 STATUSES = {"pending": "connected", "active": "active", "invalid": "failed"}
+GONE = "removed: Basiq no longer lists it (deleted, or its consent revoked)"
 
 
 @runtime_checkable
@@ -44,12 +45,15 @@ class Finder:
         self._institutions: dict[str, basiq.Institution] = {}
 
     def reconcile(self, access: ServerAccess, user_id: str) -> list[str]:
-        """Adopt what Basiq lists and the store lacks; catch up on the rest. The found ids.
+        """Adopt what Basiq lists and the store lacks; drop what it no longer lists (deleted
+        or revoked elsewhere: the Consent UI's manage); catch up on the rest. The found ids.
 
-        Raises ApiError when Basiq cannot list the connections; a connection that cannot be
-        named is only logged.
+        Raises ApiError when Basiq cannot list the connections, and then drops nothing; a
+        connection that cannot be named is only logged.
         """
+        asked = now()
         listed = access.connections(user_id)
+        self._drop_unlisted(user_id, {item.id for item in listed}, asked)
         reason = "found at Basiq when listing your connections: Blink never reported it"
         # A pending connection's job is still running and may yet fail (a failed first login
         # leaves no connection): it is adopted by a later reconcile, once settled.
@@ -70,6 +74,21 @@ class Finder:
         for item in listed:
             self._catch_up(token, user_id, item.id)
         return found
+
+    def _drop_unlisted(self, user_id: str, listed: set[str], asked: str) -> None:
+        """Stored connections of this user that Basiq, asked at `asked`, no longer has; not
+        one stored or changed since (Blink may report a connection while Basiq answers)."""
+        gone = [
+            row.id
+            for row in self._store.connections()
+            if row.user_id == user_id and row.id not in listed and row.updated < asked
+        ]
+        for connection_id in gone:
+            raw = json.dumps({"event": "removed", "connection": connection_id})
+            with self._store.writing("the removal of a connection") as tx:
+                tx.remove_connection(connection_id)
+                tx.log_event(FOUND, raw, event="removed", accepted=True, reason=GONE)
+            log.info("connection %s %s", connection_id, GONE)
 
     def _follow_statuses(self, listed: list[basiq.Connection]) -> None:
         """A stored connection that Basiq now lists as active or invalid is shown so."""

@@ -1,4 +1,5 @@
-"""The window's navigation hooks: refuse non-web schemes, and catch ``basiq://`` URLs (Qt)."""
+"""The window's navigation hooks: refuse non-web schemes, catch ``basiq://`` URLs, and catch
+the way back from Basiq's Consent UI to the application's redirect URL (Qt)."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     import webview
@@ -18,25 +19,26 @@ log = logging.getLogger(__name__)
 WEB_SCHEMES = frozenset({"http", "https", "about", "data", "blob", "file", "qrc"})
 
 
-def install(window: webview.Window, on_url: Callable[[str], None]) -> None:
-    """Deliver every ``basiq://`` navigation of a pywebview Qt window to ``on_url``.
+def install(
+    window: webview.Window,
+    on_url: Callable[[str], None],
+    redirect: Redirect | None = None,
+) -> None:
+    """Deliver every ``basiq://`` navigation of a pywebview Qt window to ``on_url``, and every
+    main-frame navigation to the redirect URL (``redirect.is_redirect``) to ``redirect.caught``,
+    refused before it loads.
 
-    Call before ``webview.start()``. ``on_url`` runs on one worker thread, in the order the page
-    navigated, never on the GUI thread. Navigations to other non-web schemes are refused, so a
-    page cannot hand ``ssh:``, ``mailto:`` or any other URL to the desktop's opener.
+    Call before ``webview.start()``. Each handler runs on a worker thread of its own, in the
+    order the page navigated, never on the GUI thread. Navigations to other non-web schemes are
+    refused, so a page cannot hand ``ssh:``, ``mailto:`` or any other URL to the desktop's
+    opener.
     """
-    urls: queue.SimpleQueue[str] = queue.SimpleQueue()
-
-    def deliver() -> None:
-        while True:
-            url = urls.get()
-            try:
-                on_url(url)
-            except Exception:
-                log.exception("basiq:// handler failed for %s", url[:200])
-
-    threading.Thread(target=deliver, name="basiq-scheme", daemon=True).start()
-    guard_navigation(urls.put)
+    on_redirect = None
+    if redirect is not None:
+        on_redirect = _worker("consent-redirect", redirect.caught)
+    guard_navigation(
+        _worker("basiq-scheme", on_url), on_redirect, redirect.is_redirect if redirect else None
+    )
 
     def before_show() -> None:
         from qtpy.QtWebEngineCore import QWebEngineSettings
@@ -50,8 +52,39 @@ def install(window: webview.Window, on_url: Callable[[str], None]) -> None:
     window.events.before_show += before_show
 
 
-def guard_navigation(on_basiq_url: Callable[[str], None] | None = None) -> None:
-    """Refuse navigations to non-web schemes in every pywebview Qt page; hand basiq:// over.
+class Redirect(Protocol):
+    def is_redirect(self, url: str) -> bool:
+        """Whether a main-frame navigation to `url` is the way back; quick (GUI thread)."""
+        ...
+
+    def caught(self, url: str) -> None:
+        """Handle the way back, on a worker thread."""
+        ...
+
+
+def _worker(name: str, handle: Callable[[str], None]) -> Callable[[str], None]:
+    """`handle` on a thread of its own, one URL at a time in order: the queue's `put`."""
+    urls: queue.SimpleQueue[str] = queue.SimpleQueue()
+
+    def deliver() -> None:
+        while True:
+            url = urls.get()
+            try:
+                handle(url)
+            except Exception:
+                log.exception("the %s handler failed", name)
+
+    threading.Thread(target=deliver, name=name, daemon=True).start()
+    return urls.put
+
+
+def guard_navigation(
+    on_basiq_url: Callable[[str], None] | None = None,
+    on_redirect: Callable[[str], None] | None = None,
+    is_redirect: Callable[[str], bool] | None = None,
+) -> None:
+    """Refuse navigations to non-web schemes in every pywebview Qt page; hand basiq:// over,
+    and main-frame navigations that `is_redirect` to `on_redirect`.
 
     Must run before ``webview.start()``: PyQt looks a Python override up once per page.
     """
@@ -68,6 +101,11 @@ def guard_navigation(on_basiq_url: Callable[[str], None] | None = None) -> None:
         if scheme not in WEB_SCHEMES:
             log.warning("refused a navigation to a %r URL", scheme[:40])
             return False
+        if is_main_frame and on_redirect is not None and is_redirect is not None:
+            text = url.toString()
+            if is_redirect(text):
+                on_redirect(text)
+                return False
         return bool(base(page, url, navigation_type, is_main_frame))
 
     # Assigning the method is pywebview's supported route; a WebPage subclass would recurse.

@@ -20,6 +20,7 @@ from blink_desktop.errors import SettingsError
 
 if TYPE_CHECKING:  # imported on the start-up thread (launch.py), while Qt starts on this one
     from blink_desktop.app.connect import ConnectService
+    from blink_desktop.app.consent import ConsentFlow
     from blink_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,10 @@ def run(configure: Callable[[], Settings], *, debug: bool = False) -> int:
 
     launch = Launch(configure, check=functools.partial(_check, qt=qt))
     bridge = Bridge(launch.service, webview.token, first_screen=launch.first_screen)
+    page = str(paths.assets_dir() / "desktop.html")
     window = webview.create_window(
         "blink-desktop",
-        url=str(paths.assets_dir() / "desktop.html"),
+        url=page,
         js_api=bridge,
         width=1040,
         height=760,
@@ -53,7 +55,11 @@ def run(configure: Callable[[], Settings], *, debug: bool = False) -> int:
         install_shortcuts(window)
         # Before the settings are known, as PyQt looks the hook up once per page: every
         # non-web scheme is refused, and basiq:// is followed in the scheme transport only.
-        navigation.install(window, functools.partial(_on_scheme_url, launch.service, window))
+        navigation.install(
+            window,
+            functools.partial(_on_scheme_url, launch.service, window),
+            ConsentReturn(launch.service, window, page),
+        )
     # Started only now: the thread's imports would otherwise contend with Qt's for the GIL,
     # while from here Qt mostly runs outside Python.
     launch.start()
@@ -74,6 +80,41 @@ def _check(settings: Settings, *, qt: bool) -> None:
             "BLINK_DESKTOP_TRANSPORT=scheme needs the Qt window, which blink-desktop uses on "
             "Linux; use the default transport, iframe, on this system."
         )
+    if settings.flow == "consent" and not qt:
+        raise SettingsError(
+            "BLINK_DESKTOP_FLOW=consent needs the Qt window, which blink-desktop uses on Linux "
+            "(it catches the way back from the Consent UI); use the default flow, blink, here."
+        )
+
+
+class ConsentReturn:
+    """The way back from Basiq's Consent UI (consent flow): the navigation to the redirect URL
+    is refused before it loads, checked and recorded (consent.py), the window shows its own
+    page again, and the jobs are read while it loads; the page then asks what came back."""
+
+    def __init__(self, started: Pending[ConnectService], window: Any, page: str) -> None:
+        self._started = started
+        self._window = window
+        self._page = page
+
+    def _flow(self) -> ConsentFlow | None:
+        if not self._started.done() or self._started.error() is not None:
+            return None
+        return self._started.result().consent
+
+    def is_redirect(self, url: str) -> bool:
+        flow = self._flow()
+        return flow is not None and flow.is_redirect(url)
+
+    def caught(self, url: str) -> None:
+        flow = self._flow()
+        if flow is None:
+            return
+        try:
+            returned = flow.receive(url)
+        finally:  # whatever came back, the person gets the window's own page again
+            self._window.load_url(self._page)
+        flow.settle(returned)
 
 
 def _prepare_qt() -> None:

@@ -119,6 +119,7 @@ def build(settings: Settings, store: Store | None = None) -> App:
 
 
 def _build(settings: Settings, mode: Mode, store: Store) -> App:
+    from blink_desktop.app import consent
     from blink_desktop.app.backend import BackendClient
     from blink_desktop.app.connect import ConnectService
     from blink_desktop.app.manager import ConnectionManager
@@ -130,6 +131,14 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
     provider: TokenProvider
     source: DataSource  # the accounts and transactions: with the key, or from your server
     chosen: upstream.Upstream | None = None
+    # The consent flow's redirect URL: yours (checked before anything starts), or in emulator
+    # mode the app's own choice, which upstream.emulator tells its emulator.
+    redirect = (
+        consent.redirect_url(settings, emulated=mode == "emulator")
+        if settings.flow == "consent"
+        else None
+    )
+    consent_url = str(settings.consent_url or upstream.BASIQ_CONSENT)
     if mode == "backend":
         if settings.backend_url is None or not settings.client_id:
             raise SettingsError(
@@ -160,6 +169,7 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
         client = BasiqClient(chosen.api_url, version=settings.basiq_version)
         provider = source = KeyHolder(client, chosen.api_key, known_users=store.basiq_user)
         blink_url = chosen.blink_url
+        consent_url = chosen.consent_url
     service = ConnectService(
         provider,
         client,
@@ -171,6 +181,10 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
         emulated=chosen is not None and chosen.emulated,
         outbox=outbox,
     )
+    if redirect is not None:
+        service.consent = consent.ConsentFlow(
+            service, store, consent_url=consent_url, redirect_url=redirect
+        )
     manager = ConnectionManager(store, source)
     return App(
         service=service, store=store, mode=mode, upstream=chosen, outbox=outbox, manager=manager

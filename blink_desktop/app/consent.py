@@ -1,0 +1,264 @@
+"""Basiq 3.0's Consent UI flow: the visit's URL, and what the redirect back brings.
+
+The Consent UI refuses iframes, so the window goes to it top-level, with a client token bound to
+the person's Basiq user and a fresh random `state`. It sends the person back to the
+application's redirect URL, which the window catches before it loads (navigation.py) and hands
+here on a worker thread: `receive` checks the state in constant time and records the redirect
+in the event log like a Blink message; the window then shows its own page again, and `settle`
+follows the jobs the redirect named with the connect service's own job-following (which stores
+each connection a job made, with its method), or lists the user's connections at Basiq when the
+jobs cannot be read. The page asks `take_return` what came of it.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import logging
+import re
+import secrets
+import threading
+from dataclasses import asdict, dataclass, replace
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from blink_desktop import upstream
+from blink_desktop.app.starting import Pending
+from blink_desktop.errors import ApiError, BlinkError, SettingsError, StoreError
+
+if TYPE_CHECKING:
+    from blink_desktop.app.connect import ConnectService, Session
+    from blink_desktop.app.store import Store
+    from blink_desktop.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Basiq's `action` values [consent-actions.md]; none (or "null") means consent, then connect.
+ACTIONS = frozenset({"connect", "manage", "extend", "update", "reauthorise"})
+VIA = "the Consent UI"
+MAX_JOBS = 20  # one visit's connections; more is not a redirect the Consent UI sends
+MAX_RECORDED = 4000  # characters of the redirect URL the event log keeps
+_ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+Kind = Literal["jobs", "cancelled", "managed", "refused"]
+
+
+def redirect_url(settings: Settings, *, emulated: bool) -> str:
+    """BLINK_DESKTOP_REDIRECT_URL; in emulator mode the app's own choice when unset."""
+    if emulated:
+        return upstream.emulated_redirect_url(settings) or upstream.EMULATED_REDIRECT
+    if settings.redirect_url is not None:
+        return str(settings.redirect_url)
+    raise SettingsError(
+        "BLINK_DESKTOP_FLOW=consent needs BLINK_DESKTOP_REDIRECT_URL: your application's "
+        "redirect URL exactly as set in Basiq's dashboard (e.g. "
+        "https://app.example.com/basiq/return). The window catches the way back to it, so "
+        "nothing needs to answer there."
+    )
+
+
+@dataclass(frozen=True)
+class Visit:
+    """One trip to the Consent UI: the session it runs on and the state it must bring back."""
+
+    session: Session
+    state: str
+    action: str | None
+    connection_id: str | None
+    url: str
+
+
+@dataclass(frozen=True)
+class Returned:
+    """What a redirect back brought, for the page: jobs to follow (`job_ids`), a cancellation,
+    the end of a `manage` visit, or a refusal (`reason`). `unreadable` jobs were looked for by
+    listing the user's connections at Basiq instead, which `found`."""
+
+    kind: Kind
+    action: str | None = None
+    job_ids: tuple[str, ...] = ()
+    unreadable: tuple[str, ...] = ()
+    found: tuple[str, ...] = ()
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            key: list(value) if isinstance(value, tuple) else value
+            for key, value in asdict(self).items()
+        }
+
+
+class ConsentFlow:
+    def __init__(
+        self, service: ConnectService, store: Store, *, consent_url: str, redirect_url: str
+    ) -> None:
+        self._service = service
+        self._store = store
+        self.consent_url = consent_url
+        self.redirect_url = redirect_url
+        self._target = _where(redirect_url)
+        self._lock = threading.Lock()
+        self._visit: Visit | None = None
+        self._returned: Pending[Returned] | None = None
+
+    def start(self, action: str | None = None, connection_id: str | None = None) -> Visit:
+        """A new visit (replacing any earlier one, whose state no longer counts): its URL."""
+        action = None if action in (None, "", "null") else action
+        if action is not None and action not in ACTIONS:
+            raise BlinkError(f"The Consent UI has no action {str(action)[:40]!r}.")
+        if connection_id is not None and not _ID.fullmatch(connection_id):
+            raise BlinkError("That is not a connection id.")
+        session = replace(self._service.start(), via=VIA)
+        state = secrets.token_urlsafe(24)
+        query = {"token": session.token, "userId": session.basiq_user_id, "state": state}
+        if action is not None:
+            query["action"] = action
+        if connection_id is not None:
+            query["connectionId"] = connection_id
+        joiner = "&" if urlsplit(self.consent_url).query else "?"
+        url = f"{self.consent_url}{joiner}{urlencode(query)}"
+        visit = Visit(session, state, action, connection_id, url)
+        with self._lock:
+            self._visit = visit
+        log.info("Consent UI visit started (%s)", action or "consent, then connect")
+        return visit
+
+    def is_redirect(self, url: str) -> bool:
+        """Whether a navigation goes to the redirect URL: same scheme, host, port and path.
+        Quick and side-effect free: the GUI thread asks it for every navigation."""
+        try:
+            return _where(url) == self._target
+        except ValueError:
+            return False
+
+    def receive(self, url: str) -> Returned:
+        """Check the redirect's state and record it; register the jobs it names for `settle`.
+
+        A state that is absent or not the visit's is refused, logged and recorded as rejected,
+        and nothing else is stored. A state counts once.
+        """
+        pending: Pending[Returned] = Pending()
+        with self._lock:
+            self._returned = pending
+        query = parse_qs(urlsplit(url).query, keep_blank_values=True)
+        states = query.get("state") or []
+        state = states[-1] if states else None
+        with self._lock:
+            visit = self._visit
+            matched = visit is not None and state is not None and _same(state, visit.state)
+            if matched:
+                self._visit = None
+        raw = json.dumps({"event": "redirect", "url": url[:MAX_RECORDED]})
+        origin = _origin(self.redirect_url)
+        if not matched or visit is None:
+            reason = (
+                "no Consent UI visit is under way"
+                if visit is None
+                else "the redirect has no state"
+                if state is None
+                else "its state is not the one this window sent"
+            )
+            log.warning("refused a redirect from the Consent UI: %s", reason)
+            self._record(origin, raw, accepted=False, reason=reason, job_id=None)
+            return self._finish(pending, Returned("refused", reason=f"Refused: {reason}."))
+        job_ids, malformed = _jobs(query)
+        kind: Kind = (
+            "jobs"
+            if job_ids or malformed
+            else ("managed" if visit.action == "manage" else "cancelled")
+        )
+        said = {
+            "cancelled": "no jobs: the person left (a cancellation)",
+            "managed": "back from manage",
+        }
+        first = job_ids[0] if job_ids else None
+        self._record(origin, raw, accepted=True, reason=said.get(kind), job_id=first)
+        self._service.follow(visit.session, job_ids)
+        if kind == "jobs":
+            log.info("Consent UI: back with %d job(s)", len(job_ids) + len(malformed))
+            return Returned(kind, visit.action, tuple(job_ids), tuple(malformed))
+        log.info("Consent UI: back with no jobs (%s)", kind)
+        return self._finish(pending, Returned(kind, visit.action))
+
+    def settle(self, returned: Returned) -> Returned:
+        """Read each job once through the connect service's job-following, which stores the
+        connection a job made; when any cannot be read, list the user's connections at Basiq
+        and store the new ones instead. What the page then follows."""
+        with self._lock:
+            pending = self._returned
+        if returned.kind != "jobs" or pending is None or pending.done():
+            return returned
+        readable: list[str] = []
+        unreadable = list(returned.unreadable)
+        for job_id in returned.job_ids:
+            try:
+                self._service.progress(job_id)
+            except (ApiError, BlinkError, StoreError) as exc:
+                log.info("could not read job %s named by the Consent UI: %s", job_id, exc)
+                unreadable.append(job_id)
+            else:
+                readable.append(job_id)
+        found: tuple[str, ...] = ()
+        if unreadable:
+            found = tuple(self._service.reconcile().found)
+        settled = replace(
+            returned, job_ids=tuple(readable), unreadable=tuple(unreadable), found=found
+        )
+        return self._finish(pending, settled)
+
+    def take_return(self, timeout: float) -> Returned | None:
+        """What the last redirect brought, once settled (waiting up to `timeout` seconds), and
+        only once; None when nothing came back since."""
+        with self._lock:
+            pending = self._returned
+        if pending is None or not pending.wait(timeout):
+            return None
+        with self._lock:
+            if self._returned is pending:
+                self._returned = None
+        return pending.result()
+
+    def _record(
+        self, origin: str, raw: str, *, accepted: bool, reason: str | None, job_id: str | None
+    ) -> None:
+        with self._store.writing("the Consent UI's redirect") as tx:
+            tx.log_event(
+                origin, raw, event="redirect", accepted=accepted, reason=reason, job_id=job_id
+            )
+
+    def _finish(self, pending: Pending[Returned], returned: Returned) -> Returned:
+        pending.set(returned)
+        return returned
+
+
+def _same(offered: str, expected: str) -> bool:
+    return hmac.compare_digest(
+        offered.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
+    )
+
+
+def _jobs(query: dict[str, list[str]]) -> tuple[list[str], list[str]]:
+    """The job ids of `jobIds` (comma-separated) and `jobId`, in order, once each; and the
+    parts that are no job id."""
+    parts = [part.strip() for value in query.get("jobIds", []) for part in value.split(",")]
+    parts += [value.strip() for value in query.get("jobId", [])]
+    good: list[str] = []
+    bad: list[str] = []
+    for part in parts:
+        if not part or part in good or part in bad:
+            continue
+        (good if _ID.fullmatch(part) else bad).append(part[:128])
+    return good[:MAX_JOBS], bad[:MAX_JOBS]
+
+
+def _where(url: str) -> tuple[str, str, int | None, str]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    port = parts.port or _DEFAULT_PORTS.get(scheme)
+    return scheme, (parts.hostname or "").lower(), port, parts.path or "/"
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
