@@ -8,6 +8,7 @@
 // and any new event from Blink clears it. The main notice tells what happened after the panel
 // closed (a connection that finished later, or did not).
 import Basiq from "../control/blink-control.js";
+import * as connectionPage from "./connection.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -108,7 +109,11 @@ function card(item) {
   body.className = "item-body";
   const name = document.createElement("p");
   name.className = "item-name";
-  name.textContent = item.institution || "Bank connection";
+  const open = document.createElement("button"); // opens its page (connection.js)
+  open.type = "button";
+  open.className = "item-open";
+  open.textContent = item.institution || "Bank connection";
+  name.append(open);
   body.append(name);
   if (typeof item.detail === "string" && item.detail.trim()) {
     const detail = document.createElement("p");
@@ -144,6 +149,7 @@ function renderList(items, { quiet = false } = {}) {
   const shown = mine(items);
   $("connections").replaceChildren(...shown.map(card));
   $("empty").hidden = shown.length > 0;
+  connectionPage.listChanged(shown);
   // A connection nobody saw arrive (it finished after the panel closed, or was found at
   // Basiq) is announced once, when it is active: a pending one may yet fail.
   const fresh = shown.filter((item) => !seen.has(item.id) && (quiet || item.status === "active"));
@@ -270,22 +276,30 @@ function setInert(on) {
   }
 }
 
-async function openPanel() {
+// `fix`: a connection id, to log in to its bank again (Blink's update mode) from its page.
+let panelFix = null; // the fix the panel is for, so Retry retries it
+
+async function openPanel(fix = null) {
   if (!boot.identifier) return askWho();
+  panelFix = fix;
   const current = { jobId: null, verdict: null, handshake: false, timer: null, ended: false, origin: null };
   attempt = current;
   notice("");
   $("panel").hidden = false;
   setInert(true);
   panelStatus("");
-  const ready = takePreload();
+  $("panel-title").textContent = fix ? "Fix a bank connection" : "Connect a bank";
+  if (fix) dropPreload(); // that Blink is for a new connection
+  const ready = fix ? null : takePreload();
   if (ready) {
     openPreloaded(ready, current);
     return;
   }
   panelState("loading");
   $("panel-close").focus();
-  const reply = await py("start_connect", window.location.origin);
+  const reply = fix
+    ? await py("start_connect", window.location.origin, null, fix)
+    : await py("start_connect", window.location.origin);
   if (attempt !== current) return; // closed while we waited
   if (!startFailed(reply)) showBlink(reply, current);
 }
@@ -316,6 +330,7 @@ function renderBlink(start, sink) {
     parentOrigin: start.parent_origin,
     iframe: boot.transport === "iframe",
     allowedOrigin: start.blink_origin,
+    connectionId: start.connection_id || undefined,
     mode: "inline",
     element: $("blink-host"),
     timeout: 0,
@@ -442,7 +457,7 @@ function closePanel() {
   setInert(false);
   panelStatus("");
   panelState("loading");
-  $("connect").focus();
+  (connectionPage.isOpen() ? $("conn-title") : $("connect")).focus();
   if (ended) endAttempt(ended);
   prepare(); // the next connect's Blink
   return true;
@@ -460,7 +475,16 @@ async function endAttempt(ended) {
 }
 
 $("connect").addEventListener("click", () => openPanel());
-$("panel-retry").addEventListener("click", () => openPanel());
+$("panel-retry").addEventListener("click", () => openPanel(panelFix));
+connectionPage.setup({
+  py,
+  notice,
+  refreshList,
+  fix: (connectionId) => {
+    openPanel(connectionId);
+    return true;
+  },
+});
 $("panel-close").addEventListener("click", () => closePanel());
 
 // Keys the host page sees itself (focus outside Blink). The window catches the same keys
@@ -471,7 +495,7 @@ function escape() {
     $("who-cancel").click();
     return true;
   }
-  return false;
+  return connectionPage.escape();
 }
 
 document.addEventListener("keydown", (event) => {

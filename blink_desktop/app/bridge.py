@@ -20,6 +20,7 @@ from blink_desktop.errors import ApiUnavailable, BlinkError, StoreError
 
 if TYPE_CHECKING:  # the window makes a bridge before it imports the app behind it
     from blink_desktop.app.connect import ConnectService, Session
+    from blink_desktop.app.connection_page import ConnectionPages
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +81,13 @@ class Bridge:
         token: str,
         *,
         first_screen: Awaited[FirstScreen] | None = None,
+        pages: ConnectionPages | None = None,
     ) -> None:
         """`service` may still be starting (see launch.py); `first_screen` answers
-        `bootstrap` before it has."""
+        `bootstrap` before it has; `pages` answers the connection page."""
         self._pending = service if isinstance(service, Pending) else Pending.of(service)
         self._first_screen = first_screen
+        self._pages = pages
         self._token = token
         self._dropped = 0
         self._lock = threading.Lock()
@@ -247,3 +250,48 @@ class Bridge:
             count = self._dropped
         log.warning("dropped a message from %r (%d so far)", str(origin)[:200], count)
         return {"dropped": count}
+
+    # The connection page (connection_page.py): one connection's data, refresh, delete,
+    # export, and the Simulate menu on the emulator.
+    def _page(self) -> ConnectionPages:
+        if self._pages is None:
+            raise BlinkError("This window has no connection pages.")
+        return self._pages
+
+    @_guarded
+    def connection_page(self, token: str, connection_id: object = None) -> dict[str, Any]:
+        return self._page().page(connection_id)
+
+    @_guarded
+    def connection_transactions(self, token: str, connection_id: object = None) -> dict[str, Any]:
+        return self._page().transactions(connection_id)
+
+    @_guarded
+    def fetch_connection(self, token: str, connection_id: object = None) -> dict[str, Any]:
+        return self._page().fetch(connection_id)
+
+    @_guarded
+    def refresh_connections(self, token: str, connection_id: object = None) -> dict[str, Any]:
+        """One connection's refresh, or all of them for None; follow it with refresh_progress."""
+        return self._page().refresh(connection_id)
+
+    @_guarded
+    def refresh_progress(self, token: str, task: object = None) -> dict[str, Any]:
+        return self._page().progress(task)
+
+    @_guarded
+    def delete_connection(self, token: str, connection_id: object = None) -> dict[str, Any]:
+        return self._page().delete(connection_id)
+
+    @_guarded
+    def export_transactions(
+        self, token: str, connection_id: object = None, fmt: object = "csv"
+    ) -> dict[str, Any]:
+        """The save dialog, then the file: one connection's transactions, or all for None."""
+        return self._page().export(connection_id, fmt)
+
+    @_guarded
+    def simulate(
+        self, token: str, action: object = None, connection_id: object = None, days: object = None
+    ) -> dict[str, Any]:
+        return self._page().simulate(action, connection_id, days)

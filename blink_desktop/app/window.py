@@ -9,6 +9,7 @@ import os
 import sys
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from blink_desktop import paths
@@ -21,6 +22,7 @@ from blink_desktop.errors import SettingsError
 if TYPE_CHECKING:  # imported on the start-up thread (launch.py), while Qt starts on this one
     from blink_desktop.app.connect import ConnectService
     from blink_desktop.app.consent import ConsentFlow
+    from blink_desktop.app.exports import Format
     from blink_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -38,7 +40,10 @@ def run(configure: Callable[[], Settings], *, debug: bool = False) -> int:
     import webview
 
     launch = Launch(configure, check=functools.partial(_check, qt=qt))
-    bridge = Bridge(launch.service, webview.token, first_screen=launch.first_screen)
+    from blink_desktop.app.connection_page import ConnectionPages
+
+    pages = ConnectionPages(launch.app)
+    bridge = Bridge(launch.service, webview.token, first_screen=launch.first_screen, pages=pages)
     page = str(paths.assets_dir() / "desktop.html")
     window = webview.create_window(
         "blink-desktop",
@@ -51,6 +56,7 @@ def run(configure: Callable[[], Settings], *, debug: bool = False) -> int:
     )
     if window is None:
         raise SettingsError("The window could not be created.")
+    pages.ask_where = functools.partial(_ask_where, window)
     if qt:
         install_shortcuts(window)
         # Before the settings are known, as PyQt looks the hook up once per page: every
@@ -115,6 +121,14 @@ class ConsentReturn:
         finally:  # whatever came back, the person gets the window's own page again
             self._window.load_url(self._page)
         flow.settle(returned)
+
+
+def _ask_where(window: Any, suggested: str, fmt: Format) -> Path | None:
+    """The system's save dialog for an export (looked up at each call, so a test can stand in
+    for the one dialog it cannot click)."""
+    from blink_desktop.app import exports
+
+    return exports.ask_where(window, suggested, fmt)
 
 
 def _prepare_qt() -> None:
