@@ -176,6 +176,12 @@ class BasiqClient:
         path = _with_query(f"/users/{_segment(user_id)}/transactions", conditions, page_size)
         return self._pages(TransactionPage, path, token, "your transactions")
 
+    def transaction_page(self, token: str, link: str) -> TransactionPage:
+        """The page of transactions at `link`, a `links.next` this API gave (its host only)."""
+        what = "your transactions"
+        path = self._same_host(link, what)
+        return _model(TransactionPage, self._call("GET", path, token=token, what=what), what)
+
     def refresh(self, token: str, user_id: str, connection_id: str) -> Job:
         """Ask the bank again (a SERVER_ACCESS token); answer the job, to follow with `job`."""
         path = f"/users/{_segment(user_id)}/connections/{_segment(connection_id)}/refresh"

@@ -44,6 +44,11 @@ class KeyHolder:
         self.server_token_fetches = 0
 
     @property
+    def client(self) -> BasiqClient:
+        """The Basiq client, for calls to make `with_server_token`."""
+        return self._client
+
+    @property
     def binds_tokens(self) -> bool:
         """Under basiq-version 3.0 a CLIENT_ACCESS token must be bound to its user."""
         return self._client.version == "3.0"

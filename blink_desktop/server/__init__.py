@@ -1,7 +1,8 @@
 """The reference server: the half of Blink's architecture that holds the API key.
 
 - `routes`: the WSGI app (bottle): `POST /user`, `POST /access_token`, `POST /connections`,
-  `GET /users/{id}/connections`, `GET /health`, and Basiq's webhooks at `POST /webhooks/basiq`.
+  `GET /users/{id}/connections`, `GET /health`, and Basiq's webhooks at `POST /webhooks/basiq`;
+  `data_routes`: a user's accounts, transactions, refreshes and deletions (backend mode).
 - `bodies`: the request bodies as pydantic models, and the server's error answers.
 - `webhooks`: the webhooks verified and recorded once; `resolver`: their events read after.
 - `store`: the server's own database's interface (users, reported connections, webhooks);

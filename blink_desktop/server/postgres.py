@@ -285,6 +285,38 @@ class PostgresStore:
         with self._connection("check the database") as conn:
             conn.execute("SELECT 1")
 
+    # whose users
+    def admit(self, basiq_user_id: str, client: str) -> None:
+        with self._connection("save the user's client") as conn:
+            conn.execute(
+                "INSERT INTO user_clients (basiq_user_id, client, admitted) VALUES (%s, %s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (basiq_user_id, client, self._now()),
+            )
+
+    def admits(self, basiq_user_id: str, client: str) -> bool:
+        with self._connection("read the user's clients") as conn, conn.transaction():
+            # One claim of a user from before clients were recorded, however many ask at once.
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)",
+                (USER_LOCKS, user_lock_key(basiq_user_id)),
+            )
+            rows = conn.execute(
+                "SELECT client FROM user_clients WHERE basiq_user_id = %s", (basiq_user_id,)
+            ).fetchall()
+            if rows:
+                return client in {str(row[0]) for row in rows}
+            known = conn.execute(
+                "SELECT 1 FROM users WHERE basiq_user_id = %s", (basiq_user_id,)
+            ).fetchone()
+            if known is None:
+                return False
+            conn.execute(
+                "INSERT INTO user_clients (basiq_user_id, client, admitted) VALUES (%s, %s, %s)",
+                (basiq_user_id, client, self._now()),
+            )
+            return True
+
     # webhooks
     def record_webhook(self, webhook: ReceivedWebhook) -> bool:
         stamp = self._now()

@@ -53,6 +53,15 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "CREATE INDEX webhooks_by_user ON webhooks (basiq_user_id, connection_id)",
         "CREATE INDEX webhooks_unresolved ON webhooks (resolve_after) WHERE resolved IS NULL",
     ),
+    (
+        # Which clients asked for each user: its data is theirs alone.
+        """CREATE TABLE user_clients (
+            basiq_user_id text NOT NULL,
+            client text NOT NULL,
+            admitted timestamptz NOT NULL,
+            PRIMARY KEY (basiq_user_id, client)
+        )""",
+    ),
 )
 VERSION = len(MIGRATIONS)
 

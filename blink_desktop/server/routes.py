@@ -12,7 +12,9 @@ needs it, and turns Basiq's errors into errors (one that says when to come back,
 signed by Basiq, not sent by apps, so no client id), and answers `GET /health`. While its
 database does not answer, each request that needs it gets 503 `database-unavailable` with a
 Retry-After. Each request is logged once, on the
-`blink_desktop.server` logger.
+`blink_desktop.server` logger. The connection manager's endpoints (a user's accounts,
+transactions, refreshes and deletions, for the client that asked for that user) are in
+data_routes.py.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from blink_desktop.server.bodies import (
     parse,
     path_id,
 )
+from blink_desktop.server.data_routes import add_data_routes, client_key
 from blink_desktop.server.store import Store, StoreUnavailable
 
 log = logging.getLogger("blink_desktop.server")
@@ -58,7 +61,8 @@ class ClientIds:
             raise BlinkError(NO_CLIENT_IDS)
         self._known = [client_id.encode() for client_id in client_ids]
 
-    def check(self, offered: object) -> None:
+    def check(self, offered: object) -> str:
+        """The client id offered, if the server knows it; else Refused."""
         if not offered:
             raise Refused(400, "Client ID not received", "client-id-missing")
         if not isinstance(offered, str):
@@ -70,6 +74,7 @@ class ClientIds:
             matched |= hmac.compare_digest(candidate, known)
         if not matched:
             raise Refused(401, "Client ID is not valid.", "client-id-invalid")
+        return offered
 
 
 def _ok(result: Any, status: int = 200) -> bottle.HTTPResponse:
@@ -132,20 +137,26 @@ def create_app(
 
     def posted(model: type[Body]) -> Body:
         """The posted body, from a known client, as `model`."""
+        return posted_by(model)[0]
+
+    def posted_by(model: type[Body]) -> tuple[Body, str]:
+        """`posted`, and the client's id."""
         body = json_object(_raw_body())
-        clients.check(bottle.request.get_header("X-Client-Id") or body.get("client_id"))
-        return parse(model, body)
+        client = clients.check(bottle.request.get_header("X-Client-Id") or body.get("client_id"))
+        return parse(model, body), client
 
     def health() -> bottle.HTTPResponse:
         store.check()  # ok only while the database answers; else 503 database-unavailable
         return _ok({"status": "ok"})
 
     def user() -> bottle.HTTPResponse:
-        identifier = posted(UserBody).email
+        body, client = posted_by(UserBody)
+        identifier = body.email
         # Created at Basiq (not idempotent) by one request, however many ask at once.
         basiq_user = store.user_for(
             identifier.value, lambda: keyholder.basiq_user(identifier.value)
         )
+        store.admit(basiq_user, client_key(client))  # its data is this client's to see
         return _ok({"type": "user", "id": basiq_user, identifier.kind: identifier.value})
 
     def access_token() -> bottle.HTTPResponse:
@@ -195,4 +206,5 @@ def create_app(
     app.route("/connections", "POST", report)
     app.route("/users/<user_id>/connections", "GET", user_connections)
     app.route(webhooks.PATH, "POST", webhook)
+    add_data_routes(app, keyholder, store, clients.check)
     return access_log(app, log)

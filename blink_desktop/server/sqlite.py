@@ -11,7 +11,7 @@ Before this store existed the server wrote into the desktop app's schema (versio
 with tables users, connections, events and outbox). Such a file is converted in place on
 first open, keeping its users and the connections it recorded; this schema therefore starts
 at version 4, so an older blink-desktop refuses a converted file instead of misreading it.
-Version 5 adds the webhooks.
+Version 5 adds the webhooks; version 6 which clients asked for each user.
 """
 
 from __future__ import annotations
@@ -86,6 +86,15 @@ UPGRADES: tuple[tuple[str, ...], ...] = (
         )""",
         "CREATE INDEX webhooks_by_user ON webhooks (basiq_user_id, connection_id)",
         "CREATE INDEX webhooks_unresolved ON webhooks (resolve_after) WHERE resolved IS NULL",
+    ),
+    (
+        # Which clients asked for each user: its data is theirs alone.
+        """CREATE TABLE user_clients (
+            basiq_user_id TEXT NOT NULL,
+            client TEXT NOT NULL,
+            admitted TEXT NOT NULL,
+            PRIMARY KEY (basiq_user_id, client)
+        )""",
     ),
 )
 VERSION = 4 + len(UPGRADES)
@@ -221,6 +230,35 @@ class SqliteStore:
             basiq_user_id,
         )
         return [ReportedConnection(*row) for row in rows]
+
+    # whose users
+    def admit(self, basiq_user_id: str, client: str) -> None:
+        with self._writing("the user's client") as db:
+            db.execute(
+                "INSERT INTO user_clients (basiq_user_id, client, admitted) VALUES (?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                (basiq_user_id, client, self._now()),
+            )
+
+    def admits(self, basiq_user_id: str, client: str) -> bool:
+        sql = "SELECT client FROM user_clients WHERE basiq_user_id = ?"
+        clients = {row[0] for row in self._read(sql, basiq_user_id)}
+        if clients:
+            return client in clients
+        with self._writing("the user's client") as db:  # a claim: asked again, inside
+            clients = {row[0] for row in db.execute(sql, (basiq_user_id,))}
+            if clients:
+                return client in clients
+            known = db.execute(
+                "SELECT 1 FROM users WHERE basiq_user_id = ?", (basiq_user_id,)
+            ).fetchone()
+            if known is None:
+                return False
+            db.execute(
+                "INSERT INTO user_clients (basiq_user_id, client, admitted) VALUES (?, ?, ?)",
+                (basiq_user_id, client, self._now()),
+            )
+            return True
 
     # webhooks
     def record_webhook(self, webhook: ReceivedWebhook) -> bool:

@@ -129,6 +129,14 @@ class Store(Protocol):
     def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
         """The user's reported connections, the most recently reported first."""
 
+    def admit(self, basiq_user_id: str, client: str) -> None:
+        """Record that this client (a hash of its id) asked for this user: the user's data is
+        that client's to read and change."""
+
+    def admits(self, basiq_user_id: str, client: str) -> bool:
+        """Whether this client asked for this user. A user remembered from before the server
+        recorded who asked (no client at all) is admitted for the first client that asks."""
+
     def record_webhook(self, webhook: ReceivedWebhook) -> bool:
         """Record a webhook unless its message id is recorded already; True if this recorded
         it. However many workers and instances record the same one at once, one does."""

@@ -68,8 +68,10 @@ def test_the_last_versions_schema_gains_the_webhooks_keeping_its_records(url: st
         conn.execute("INSERT INTO users VALUES ('me@x.co', 'u1', now())")
     store = PostgresStore(url)
     try:
-        assert (store.version, store.basiq_user("me@x.co")) == (VERSION, "u1") == (2, "u1")
+        assert (store.version, store.basiq_user("me@x.co")) == (VERSION, "u1") == (3, "u1")
         assert store.connection_events("u1") == []
+        assert store.admits("u1", "first-client")  # from before: the first asking claims it
+        assert not store.admits("u1", "another-client")
     finally:
         store.close()
 

@@ -327,6 +327,12 @@ class BrokenStore:
     def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
         raise self.failure
 
+    def admit(self, basiq_user_id: str, client: str) -> None:
+        raise self.failure
+
+    def admits(self, basiq_user_id: str, client: str) -> bool:
+        raise self.failure
+
     def record_webhook(self, webhook: ReceivedWebhook) -> bool:
         raise self.failure
 

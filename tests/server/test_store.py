@@ -178,9 +178,9 @@ def test_a_new_database_is_owner_only_wal_and_current(tmp_path: Path) -> None:
     path = tmp_path / "data" / "server.sqlite"
     store = SqliteStore(path)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert store.version == VERSION == 5
+    assert store.version == VERSION == 6
     assert sqlite3.connect(path).execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert tables(path) == {"users", "reported_connections", "webhooks"}
+    assert tables(path) == {"users", "reported_connections", "webhooks", "user_clients"}
     store.close()
 
 
@@ -209,7 +209,7 @@ def test_the_previous_servers_file_is_converted_keeping_its_records(
     previous_servers_file(path, version)
     store = SqliteStore(path, clock=Clock())
     assert store.version == VERSION
-    assert tables(path) == {"users", "reported_connections", "webhooks"}
+    assert tables(path) == {"users", "reported_connections", "webhooks", "user_clients"}
     assert (store.basiq_user("me@x.co"), store.basiq_user("you@x.co")) == ("u1", "u2")
     assert store.connections_of("u1") == [
         ReportedConnection("c2", "u1", "2026-01-04T00:00:00.000Z", "2026-01-04T00:00:00.000Z"),
@@ -231,8 +231,10 @@ def test_the_last_versions_file_gains_the_webhooks_keeping_its_records(tmp_path:
     db.commit()
     db.close()
     store = SqliteStore(path)
-    assert (store.version, store.basiq_user("me@x.co")) == (5, "u1")
-    assert tables(path) == {"users", "reported_connections", "webhooks"}
+    assert (store.version, store.basiq_user("me@x.co")) == (6, "u1")
+    assert tables(path) == {"users", "reported_connections", "webhooks", "user_clients"}
+    assert store.admits("u1", "first-client")  # a user from before: the first asking claims it
+    assert not store.admits("u1", "another-client")
     store.close()
 
 
