@@ -20,7 +20,7 @@ from blink_desktop.app.connection_page import ConnectionPages
 from blink_desktop.app.exports import Format
 from blink_desktop.app.starting import Pending
 from blink_desktop.basiq.client import BasiqClient
-from blink_desktop.basiq.models import Transaction
+from blink_desktop.basiq.models import Job, Transaction
 from blink_desktop.settings import load_settings
 from tests.app.conftest import TOKEN
 from tests.conftest import FAST, wait_for
@@ -54,15 +54,19 @@ class Page:
         )
         assert response.status_code == 202, response.text
         job_id = response.json()["id"]
-        job = wait_for(lambda: (j := self.client.job(self.token(), job_id)).done and j)
-        assert not job.failed and job.connection_id
+
+        def finished() -> Job | None:
+            job = self.client.job(self.token(), job_id)
+            return job if job.done else None
+
+        job = wait_for(finished)
+        connection_id = job.connection_id
+        assert not job.failed and connection_id
         with self.app.store.writing("the connection") as tx:
-            tx.upsert_connection(job.connection_id, self.user_id, job_id)
-            tx.describe(
-                job.connection_id, institution_id="AU00000", institution="Hooli", detail=None
-            )
-            tx.set_status(job.connection_id, "active", "job")
-        return job.connection_id
+            tx.upsert_connection(connection_id, self.user_id, job_id)
+            tx.describe(connection_id, institution_id="AU00000", institution="Hooli", detail=None)
+            tx.set_status(connection_id, "active", "job")
+        return connection_id
 
     def transactions(self, connection_id: str) -> list[Transaction]:
         return self.client.transactions(self.token(), self.user_id, connection_id=connection_id)
