@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -123,6 +124,8 @@ class _Offline:
 
 
 def _unknown_exits_2(run: Callable[[argparse.Namespace, Settings], int]) -> Any:
+    """An unknown id: one message, exit 2. Output cut short (`| head`): no traceback."""
+
     def guarded(args: argparse.Namespace, settings: Settings) -> int:
         from blink_desktop.app.manager import UnknownId
 
@@ -131,6 +134,10 @@ def _unknown_exits_2(run: Callable[[argparse.Namespace, Settings], int]) -> Any:
         except UnknownId as exc:
             print(f"blink-desktop: {exc}", file=sys.stderr)
             return 2
+        except BrokenPipeError:
+            # Whoever reads stdout stopped; nothing more goes to it, at exit either.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            return 0
 
     return guarded
 
