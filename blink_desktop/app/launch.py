@@ -6,7 +6,10 @@ needs at each moment:
 1. `first_screen`: the settings (and logging), then the store. Enough for who you are and
    your stored connections: the window's first screen.
 2. `app` and its `service`: the mode (the keyring may be asked), the upstream (the embedded
-   emulator starts) and the connect service. Enough to connect.
+   emulator starts) and the connect service. Enough to connect. The keyring is asked on a
+   thread of its own while this one imports the connect service and the Basiq client: it
+   takes some 70 ms, most of them waiting on subprocesses (its macOS backend looks for its
+   libraries with `ldconfig` even on Linux), so the two overlap.
 3. Then, unwaited, the person's Basiq user and a client token, fetched ahead for the first
    connect (`ConnectService.prefetch`).
 
@@ -16,6 +19,7 @@ A stage that fails fails every later one with the same error, which the page sho
 
 from __future__ import annotations
 
+import importlib
 import logging
 import threading
 import time
@@ -77,13 +81,20 @@ class Launch:
 
     def _run(self) -> None:
         try:
+            from blink_desktop import upstream
             from blink_desktop.app import wiring
 
             settings = self._configure()
             self._check(settings)
             self.first_screen.set(FirstScreen(settings, wiring.open_store(settings)))
             self._took("first screen")
-            app = wiring.build(settings, self.first_screen.result().store)
+            key = None
+            if wiring.asks_for_key(settings):
+                key = Pending.run("keyring", upstream.configured_key, settings).result
+            # Meanwhile, what every mode builds on: the connect service, the Basiq client.
+            for module in ("blink_desktop.app.connect", "blink_desktop.basiq.keyholder"):
+                importlib.import_module(module)
+            app = wiring.build(settings, self.first_screen.result().store, key=key)
         except BaseException as exc:  # the page shows it; close() raises it
             for stage in (self.first_screen, self.app, self.service):
                 if not stage.done():

@@ -7,9 +7,11 @@ stage of that start is a `Pending`, set or failed once, that bridge calls wait o
 from __future__ import annotations
 
 import threading
-from typing import Generic, Protocol, TypeVar
+from collections.abc import Callable
+from typing import Generic, ParamSpec, Protocol, TypeVar
 
 T = TypeVar("T")
+P = ParamSpec("P")
 T_co = TypeVar("T_co", covariant=True)
 
 
@@ -59,4 +61,21 @@ class Pending(Generic[T]):
         """One that is already set."""
         pending: Pending[T] = cls()
         pending.set(value)
+        return pending
+
+    @classmethod
+    def run(cls, name: str, work: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> Pending[T]:
+        """`work(*args, **kwargs)` on a daemon thread of its own: set with what it returns, or
+        failed with what it raises."""
+        pending: Pending[T] = cls()
+
+        def target() -> None:
+            try:
+                value = work(*args, **kwargs)
+            except BaseException as exc:  # the waiter raises it
+                pending.fail(exc)
+                return
+            pending.set(value)
+
+        threading.Thread(target=target, name=name, daemon=True).start()
         return pending

@@ -5,7 +5,9 @@ Tests and the command line build the app through here too; `window.run` adds the
 
 from __future__ import annotations
 
+import functools
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -24,6 +26,7 @@ if TYPE_CHECKING:  # imported when the app is built: the first screen needs only
 DATABASE = "blink-desktop.sqlite"
 EMULATOR_STATE = "emulator.sqlite"
 Mode = Literal["emulator", "direct", "backend"]
+ApiKey = Callable[[], str | None]  # the configured API key, or None
 
 log = logging.getLogger(__name__)
 
@@ -73,15 +76,23 @@ class App:
         logging.getLogger(EMULATOR_LOGGER).removeFilter(EMULATOR_REQUESTS)
 
 
-def choose_mode(settings: Settings) -> Mode:
-    """backend when your server is set, direct when there is a key, else the emulator."""
+def choose_mode(settings: Settings, key: ApiKey | None = None) -> Mode:
+    """backend when your server is set, direct when there is a key, else the emulator.
+    `key` gives the configured API key (by default, `upstream.configured_key`)."""
     if settings.provider != "auto":
         return settings.provider
     if settings.backend_url is not None:
         return "backend"
-    if upstream.configured_key(settings) is not None:
+    if (key or functools.partial(upstream.configured_key, settings))() is not None:
         return "direct"
     return "emulator"
+
+
+def asks_for_key(settings: Settings) -> bool:
+    """Whether building the app asks for the API key (the keyring, when none is set)."""
+    if settings.provider == "auto":
+        return settings.backend_url is None
+    return settings.provider == "direct"
 
 
 def open_store(settings: Settings) -> Store:
@@ -89,13 +100,15 @@ def open_store(settings: Settings) -> Store:
     return Store(database_path(settings))
 
 
-def build(settings: Settings, store: Store | None = None) -> App:
-    """The app on `store` (opened here when None; closed here only then, should this fail)."""
+def build(settings: Settings, store: Store | None = None, *, key: ApiKey | None = None) -> App:
+    """The app on `store` (opened here when None; closed here only then, should this fail).
+    `key` gives the configured API key, asked for at most once (see `asks_for_key`)."""
     owned = store is None
     store = open_store(settings) if store is None else store
+    key = functools.cache(key or functools.partial(upstream.configured_key, settings))
     try:
-        mode = choose_mode(settings)
-        app = _build(settings, mode, store)
+        mode = choose_mode(settings, key)
+        app = _build(settings, mode, store, key)
     except BaseException:
         if owned:
             store.close()
@@ -118,7 +131,7 @@ def build(settings: Settings, store: Store | None = None) -> App:
     return app
 
 
-def _build(settings: Settings, mode: Mode, store: Store) -> App:
+def _build(settings: Settings, mode: Mode, store: Store, key: ApiKey) -> App:
     from blink_desktop.app import consent
     from blink_desktop.app.backend import BackendClient
     from blink_desktop.app.connect import ConnectService
@@ -158,13 +171,13 @@ def _build(settings: Settings, mode: Mode, store: Store) -> App:
             # Keep the emulator's state beside ours, so stored connections stay valid next time.
             chosen = upstream.emulator(settings, settings.data_dir / EMULATOR_STATE)
         else:
-            key = upstream.configured_key(settings)
-            if not key:
+            api_key = key()
+            if not api_key:
                 raise SettingsError(
                     "Direct mode needs a Basiq API key: set BLINK_DESKTOP_API_KEY, or store it "
                     "with `blink-desktop login`."
                 )
-            chosen = upstream.basiq(settings, key)
+            chosen = upstream.basiq(settings, api_key)
         logs.redactor.add_secret(chosen.api_key)  # the emulator's key too: no key is logged
         client = BasiqClient(chosen.api_url, version=settings.basiq_version)
         provider = source = KeyHolder(client, chosen.api_key, known_users=store.basiq_user)
