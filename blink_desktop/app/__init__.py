@@ -8,4 +8,6 @@
 - `connect`: the connect service, which decides what each Blink message means.
 - `backend`: the client of your server, in backend mode.
 - `store`, `outbox`: the app's SQLite database, and reports waiting for your server.
+- `ledger`, `manager`: cached accounts and transactions; the connection manager that fetches,
+  refreshes and deletes them. `commands`: their subcommands (`terminal_steps`: live steps).
 """
