@@ -123,15 +123,16 @@ class _Offline:
         raise AssertionError(f"the local data was asked to call Basiq ({name})")
 
 
-def _unknown_exits_2(run: Callable[[argparse.Namespace, Settings], int]) -> Any:
-    """An unknown id: one message, exit 2. Output cut short (`| head`): no traceback."""
+def _bad_requests_exit_2(run: Callable[[argparse.Namespace, Settings], int]) -> Any:
+    """An unknown id, or dates the wrong way round: one message, exit 2. Output cut short
+    (`| head`): no traceback."""
 
     def guarded(args: argparse.Namespace, settings: Settings) -> int:
-        from blink_desktop.app.manager import UnknownId
+        from blink_desktop.app.manager import BadRequest
 
         try:
             return run(args, settings)
-        except UnknownId as exc:
+        except BadRequest as exc:
             print(f"blink-desktop: {exc}", file=sys.stderr)
             return 2
         except BrokenPipeError:
@@ -152,7 +153,7 @@ def _fetch_first(args: argparse.Namespace, settings: Settings) -> None:
             app.manager.fetch(connection_id)
 
 
-@_unknown_exits_2
+@_bad_requests_exit_2
 def run_accounts(args: argparse.Namespace, settings: Settings) -> int:
     from blink_desktop.app.ledger import StoredAccount
 
@@ -177,7 +178,7 @@ def run_accounts(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-@_unknown_exits_2
+@_bad_requests_exit_2
 def run_transactions(args: argparse.Namespace, settings: Settings) -> int:
     from blink_desktop.app.ledger import StoredTransaction
 
@@ -230,7 +231,7 @@ def _printed(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list
     return False
 
 
-@_unknown_exits_2
+@_bad_requests_exit_2
 def run_refresh(args: argparse.Namespace, settings: Settings) -> int:
     from blink_desktop.app.terminal_steps import StepsShown
 
@@ -282,7 +283,7 @@ def _report(results: Sequence[Refreshed], banks: dict[str, str]) -> int:
     return 1 if failed else 0
 
 
-@_unknown_exits_2
+@_bad_requests_exit_2
 def run_delete(args: argparse.Namespace, settings: Settings) -> int:
     with _local(settings) as manager:
         if manager is None:

@@ -34,7 +34,11 @@ PATIENCE = 300.0  # seconds a refresh may take before the app stops waiting
 StepCallback = Callable[[str, str], None]  # (step title, status)
 
 
-class UnknownId(BlinkError):
+class BadRequest(BlinkError):
+    """What was asked for cannot be answered as asked (an unknown id, dates the wrong way)."""
+
+
+class UnknownId(BadRequest):
     """No stored connection or account has the id asked for."""
 
 
@@ -179,7 +183,7 @@ class ConnectionManager:
                 f"No account has the id {account_id!r} here; `blink-desktop accounts` lists them."
             )
         if since and until and since > until:
-            raise BlinkError(f"The dates are the wrong way round: {since} is after {until}.")
+            raise BadRequest(f"The dates are the wrong way round: {since} is after {until}.")
         return self.ledger.transactions(connection_id, account_id, since, until)
 
     # Basiq

@@ -89,6 +89,8 @@ def test_bad_ids_and_dates_get_one_message_and_exit_2(
     assert code == 2 and "`blink-desktop accounts` lists them" in err
     code, _, err = run(capsys, "refresh", "nope")
     assert code == 2 and "'nope'" in err
+    code, _, err = run(capsys, "transactions", "--from", "2026-03-02", "--to", "2026-03-01")
+    assert code == 2 and "wrong way round" in err
     with pytest.raises(SystemExit) as bad_date:
         cli.main(["transactions", "--from", "2026-02-30"])
     assert bad_date.value.code == 2
