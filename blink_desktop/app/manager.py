@@ -203,7 +203,9 @@ class ConnectionManager:
                     user, connection_id=connection_id, status="pending"
                 )
         except ApiError as exc:
-            raise BlinkError(f"Could not fetch {_bank(row)}'s accounts: {exc}") from exc
+            raise BlinkError(
+                f"Could not fetch {_bank(row)}'s accounts and transactions: {exc}"
+            ) from exc
         listed = {item.id for item in found}
         gone = sorted(self.ledger.ids(connection_id, since=since) - listed)
         with self.ledger.writing("the accounts and transactions") as tx:
