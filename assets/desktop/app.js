@@ -77,6 +77,7 @@ const STATUS = {
   connected: "Retrieving data",
   active: "Active",
   failed: "Failed",
+  invalid: "Needs fixing",
 };
 
 function initial(item) {

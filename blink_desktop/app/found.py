@@ -23,7 +23,8 @@ log = logging.getLogger(__name__)
 
 FOUND = "blink-desktop"  # the origin of the event rows the app writes itself
 # Basiq's connection status, as the app's list says it.
-STATUSES = {"pending": "connected", "active": "active", "invalid": "failed"}
+# Basiq's `invalid` stays so: the connection exists and needs its login again (Fix).
+STATUSES = {"pending": "connected", "active": "active", "invalid": "invalid"}
 GONE = "removed: Basiq no longer lists it (deleted, or its consent revoked)"
 
 

@@ -242,3 +242,19 @@ def test_a_connection_still_being_made_is_not_adopted_until_basiq_settles_it(
         slow_api.wait_job(pending.json()["id"], "verify-credentials", "failed")
         assert slow_bridge.reconcile(TOKEN)["found"] == []  # a failed first login leaves none
         assert store.connections() == []
+
+
+def test_a_connection_basiq_calls_invalid_is_shown_as_needing_a_fix(
+    bridge: Bridge, store: Store, api: Api, emulator: Emulator
+) -> None:
+    user_id, client_token = started(bridge)
+    connection_id = api.connected(user_id, token=client_token)
+    assert bridge.reconcile(TOKEN)["found"] == [connection_id]  # adopted: no job of its own
+    emulator.break_connection(connection_id)  # the person changed their password at the bank
+    refresh = api.call("POST", f"/users/{user_id}/connections/{connection_id}/refresh", api.token())
+    assert refresh.status_code == 202, refresh.text
+    api.wait_job(refresh.json()["id"], "verify-credentials", "failed")
+
+    [row] = bridge.reconcile(TOKEN)["connections"]
+    assert (row["id"], row["status"]) == (connection_id, "invalid")
+    assert store.connection(connection_id) is not None  # kept: Fix brings it back
