@@ -305,13 +305,10 @@ class Store:
                 f"{current}); update blink-desktop."
             )
         for number, migration in enumerate(MIGRATIONS[current:], start=current + 1):
-            with self._transaction() as db:
+            with sqlite_file.transaction(self._db, self._lock) as db:
                 for statement in migration:
                     db.execute(statement)
                 db.execute(f"PRAGMA user_version = {number}")
-
-    def _transaction(self) -> AbstractContextManager[sqlite3.Connection]:
-        return sqlite_file.transaction(self._db, self._lock)
 
     def writing(self, what: str) -> AbstractContextManager[Writer]:
         """One transaction; `what` names it in the error a person sees if it fails."""
@@ -320,63 +317,50 @@ class Store:
     @contextmanager
     def writing_as(self, what: str, kind: type[W]) -> Iterator[W]:
         """`writing` with a Writer subclass that adds another module's typed writes."""
-        try:
-            with self._transaction() as db:
-                yield kind(db, now())
-        except sqlite3.Error as exc:
-            raise StoreError(
-                f"Could not save {what} to {self.path} ({exc}), so it was not saved. Free some "
-                "disk space or check the folder's permissions, then retry."
-            ) from exc
+        with sqlite_file.writing(self._db, self._lock, self.path, what) as db:
+            yield kind(db, now())
 
     def read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        """Rows of a query, for the modules that own other tables (ledger.py)."""
-        return self._read(sql, *args)
-
-    def _read(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        try:
-            with self._lock:
-                return self._db.execute(sql, args).fetchall()
-        except sqlite3.Error as exc:
-            raise StoreError(f"Could not read {self.path} ({exc}).") from exc
+        """Rows of a query (here, and in the modules that own other tables: ledger.py)."""
+        return sqlite_file.read(self._db, self._lock, self.path, sql, args)
 
     # users
     def basiq_user(self, identifier: str) -> str | None:
-        rows = self._read("SELECT basiq_user_id FROM users WHERE identifier = ?", identifier)
+        rows = self.read("SELECT basiq_user_id FROM users WHERE identifier = ?", identifier)
         return str(rows[0][0]) if rows else None
 
     def last_identifier(self) -> str | None:
-        rows = self._read("SELECT identifier FROM users ORDER BY created DESC LIMIT 1")
+        rows = self.read("SELECT identifier FROM users ORDER BY created DESC LIMIT 1")
         return str(rows[0][0]) if rows else None
 
     # outbox
     def due_reports(self, moment: float) -> list[Report]:
-        rows = self._read("SELECT * FROM outbox WHERE next_attempt <= ? ORDER BY id", moment)
+        rows = self.read("SELECT * FROM outbox WHERE next_attempt <= ? ORDER BY id", moment)
         return [Report(**dict(row)) for row in rows]
 
     def next_report_at(self) -> float | None:
-        rows = self._read("SELECT MIN(next_attempt) FROM outbox")
+        rows = self.read("SELECT MIN(next_attempt) FROM outbox")
         return float(rows[0][0]) if rows and rows[0][0] is not None else None
 
     def pending_reports(self) -> list[Report]:
-        return [Report(**dict(row)) for row in self._read("SELECT * FROM outbox ORDER BY id")]
+        return [Report(**dict(row)) for row in self.read("SELECT * FROM outbox ORDER BY id")]
 
     # reading
     def connection(self, connection_id: str) -> StoredConnection | None:
-        rows = self._read(_CONNECTIONS + " WHERE c.id = ?", connection_id)
+        rows = self.read(_CONNECTIONS + " WHERE c.id = ?", connection_id)
         return _connection(rows[0]) if rows else None
 
     def connections(self) -> list[StoredConnection]:
-        rows = self._read(_CONNECTIONS + " ORDER BY c.created DESC, c.id")
+        rows = self.read(_CONNECTIONS + " ORDER BY c.created DESC, c.id")
         return [_connection(row) for row in rows]
 
     def logo(self, institution_id: str) -> str | None:
-        rows = self._read("SELECT logo FROM logos WHERE institution_id = ?", institution_id)
+        rows = self.read("SELECT logo FROM logos WHERE institution_id = ?", institution_id)
         return str(rows[0][0]) if rows else None
 
     def events(self, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT * FROM events ORDER BY seq"
-        rows = self._read(sql + " LIMIT ?", limit) if limit else self._read(sql)
+        rows = self.read(sql + " LIMIT ?", limit) if limit else self.read(sql)
         return [
             {**dict(row), "accepted": bool(row["accepted"]), "payload": _maybe_json(row["payload"])}
             for row in rows
