@@ -82,6 +82,7 @@ export async function open(connectionId) {
   $("who").hidden = true;
   $("connection-page").hidden = false;
   $("conn-title").textContent = "Loading…";
+  $("connection-page").dataset.updated = "false"; // "true" once Basiq was asked what changed
   $("conn-title").focus();
   const reply = await hooks.py("connection_page", connectionId);
   if (load !== loads) return;
@@ -92,7 +93,8 @@ export async function open(connectionId) {
   }
   showPage(reply);
   await loadTransactions(load);
-  if (load === loads) update(load, connectionId);
+  if (load === loads) await update(load, connectionId);
+  if (load === loads) $("connection-page").dataset.updated = "true";
 }
 
 export function close() {
