@@ -21,8 +21,11 @@ runs, the app and its baselines interleaved:
    the bundle's size. Skipped, with a line saying so, when there is no bundle.
 5. Peak memory of the app's processes (Python and QtWebEngine's), against the bare click page's
    once it shows Blink's list. Goal: at most 1.15 times.
+Beside them, for figure 1, the CPU time the Python process and its QtWebEngine processes spent
+until the list was seen: less sensitive to a loaded machine than the times, it says how much
+of the difference is the app's own work and how much the engine's.
 With --before, an earlier checkout (say a git worktree) is timed in the same runs, and its
-bundle too when its dist/ has one.
+bundle too when its dist/ has one, each on a data folder its own code made.
 """
 
 from __future__ import annotations
@@ -175,6 +178,14 @@ def print_startup(apps: dict[str, dict[str, list[Run]]], bare: dict[str, list[Ru
             f"     {name}, clicked as soon as Connect is enabled: {asap:.3f} from the click to"
             f" the list (bare page clicked as soon as ready: {bare_asap:.3f})"
         )
+    print("CPU time until Blink's list was seen (s, median): the Python process, its engine's")
+    bare_cpu = [median(bare["iframe"], field) for field in ("cpu", "engine_cpu")]
+    for name, kinds in apps.items():
+        cpu = [median(kinds["asap"], field) for field in ("cpu", "engine_cpu")]
+        print(
+            f"  {name}: Python {cpu[0]:.2f} vs {bare_cpu[0]:.2f}, QtWebEngine {cpu[1]:.2f} vs"
+            f" {bare_cpu[1]:.2f} (bare window, page holding Blink's iframe)"
+        )
     bare_memory = max(run.memory for run in bare["settled"])
     print("peak memory, the process and its QtWebEngine children (MB, highest of the runs)")
     for name, kinds in apps.items():
@@ -227,12 +238,18 @@ def main() -> None:
     before_binary = None if args.before is None else args.before / "dist" / binary.parent.name
     if before_binary is not None and (before_binary / binary.name).is_file():
         commands["frozen before"] = ([str(before_binary / binary.name)], None)
+    data_of = {kind: ROOT if "before" not in kind else args.before.resolve() for kind in commands}
     apps: dict[str, dict[str, list[Run]]] = {name: {"asap": [], "settled": []} for name in commands}
     bare: dict[str, list[Run]] = {"ready": [], "iframe": [], "click": [], "settled": []}
     with tempfile.TemporaryDirectory() as name, startup.emulator() as prepared:
-        template = startup.prepare_data(Path(name))
+        # Each checkout's data folder for its source and its bundle: their stores may differ.
+        templates = {
+            checkout: startup.prepare_data(Path(name) / str(number), checkout)
+            for number, checkout in enumerate(set(data_of.values()))
+        }
         for _ in range(args.runs):  # interleaved, so every kind sees the same machine
             for kind, (command, cwd) in commands.items():
+                template = templates[data_of[kind]]
                 apps[kind]["asap"].append(startup.app_run(command, template, cwd=cwd))
                 apps[kind]["settled"].append(startup.app_run(command, template, SETTLE_S, cwd))
             bare["ready"].append(startup.bare_run("ready"))

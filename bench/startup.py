@@ -10,18 +10,22 @@ bank" screen is shown with at least one bank on it.
   as soon as it is enabled.
 - `bare_run`: bench/bare_window.py, against an emulator the bench started beforehand, with a
   Basiq user and a client token made beforehand (`Prepared`).
+
+Each `Run` also holds the peak memory of the process and its QtWebEngine children, and the CPU
+time each side had spent when the list was seen.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +38,7 @@ ROOT = Path(__file__).resolve().parents[1]
 POLL_S = 0.01
 TIMEOUT_S = 60.0
 PERSON = "bench@example.com"
+TICKS = os.sysconf("SC_CLK_TCK")  # CPU time in /proc is counted in these
 
 CONNECT_ENABLED = "(b => !!b && !b.disabled)(document.getElementById('connect'))"
 IFRAME = "document.querySelector('#blink-host iframe')"
@@ -52,6 +57,13 @@ class Run:
     listed: float  # process start -> Blink's bank list visible
     click: float | None  # click -> Blink's bank list visible
     memory: float  # peak resident memory of the process and its children
+    cpu: float  # CPU time of the Python process itself until the list was seen
+    engine_cpu: float  # CPU time of its QtWebEngine processes until then
+
+
+def medians(samples: Iterable[Sequence[float]]) -> list[float]:
+    """The median of each column of `samples` (runs of the same steps or fields)."""
+    return [statistics.median(column) for column in zip(*samples, strict=True)]
 
 
 @dataclass(frozen=True)
@@ -62,8 +74,9 @@ class Prepared:
     origin: str
 
 
-def clean_env(folder: Path, port: int) -> dict[str, str]:
-    """This machine's environment without the app's settings or proxies, offscreen, DevTools."""
+def clean_env(folder: Path, port: int | None = None) -> dict[str, str]:
+    """This machine's environment without the app's settings or proxies, offscreen, with
+    DevTools on `port` (none when None), and the app's folders in `folder`."""
     env = {
         name: value
         for name, value in os.environ.items()
@@ -71,9 +84,10 @@ def clean_env(folder: Path, port: int) -> dict[str, str]:
     }
     config = folder / "config.toml"
     config.touch()
+    if port is not None:
+        env["QTWEBENGINE_REMOTE_DEBUGGING"] = str(port)
     env.update(
         QT_QPA_PLATFORM="offscreen",
-        QTWEBENGINE_REMOTE_DEBUGGING=str(port),
         BLINK_DESKTOP_CONFIG=str(config),
         BLINK_DESKTOP_DATA_DIR=str(folder / "data"),
         BLINK_DESKTOP_LOG_DIR=str(folder / "logs"),
@@ -82,8 +96,8 @@ def clean_env(folder: Path, port: int) -> dict[str, str]:
     return env
 
 
-def peak_memory_mb(pid: int) -> float:
-    """Sum of each process's peak resident set (VmHWM) over the process and its descendants."""
+def _family(pid: int) -> set[int]:
+    """The process and its live descendants."""
     family = {pid}
     changed = True
     while changed:
@@ -99,8 +113,13 @@ def peak_memory_mb(pid: int) -> float:
             if parent in family:
                 family.add(int(entry.name))
                 changed = True
+    return family
+
+
+def peak_memory_mb(pid: int) -> float:
+    """Sum of each process's peak resident set (VmHWM) over the process and its descendants."""
     total = 0
-    for member in family:
+    for member in _family(pid):
         try:
             for line in Path(f"/proc/{member}/status").read_text().splitlines():
                 if line.startswith("VmHWM:"):
@@ -108,6 +127,22 @@ def peak_memory_mb(pid: int) -> float:
         except OSError:
             continue
     return total / 1024
+
+
+def cpu_seconds(pid: int) -> tuple[float, float]:
+    """CPU time (user and system) so far of the process, and of its live descendants."""
+    own = others = 0.0
+    for member in _family(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        spent = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
+        if member == pid:
+            own = spent
+        else:
+            others += spent
+    return own, others
 
 
 def _stop(process: subprocess.Popen[bytes]) -> None:
@@ -170,6 +205,7 @@ def app_run(
                 cdp.wait_for(f"{IFRAME}?.src.startsWith('http')", TIMEOUT_S, interval=POLL_S)
                 origin = cdp.evaluate(f"new URL({IFRAME}.src).origin")
                 seen = _list_visible(cdp, origin)
+                cpu = cpu_seconds(process.pid)
                 memory = peak_memory_mb(process.pid)
                 try:
                     cdp.wait_for("!document.getElementById('mode-badge').hidden", 10)
@@ -177,7 +213,7 @@ def app_run(
                     raise SystemExit("the app is not on its emulator (an API key?)") from None
         finally:
             _stop(process)
-    return Run(ready=ready, listed=seen - started, click=seen - clicked, memory=memory)
+    return Run(ready, seen - started, seen - clicked, memory, *cpu)
 
 
 def bare_run(mode: str, prepared: Prepared | None = None, settle: float = 0.0) -> Run:
@@ -207,15 +243,11 @@ def bare_run(mode: str, prepared: Prepared | None = None, settle: float = 0.0) -
                 seen = started
                 if prepared is not None:
                     seen = _list_visible(cdp, prepared.origin)
+                cpu = cpu_seconds(process.pid)
                 memory = peak_memory_mb(process.pid)
         finally:
             _stop(process)
-    return Run(
-        ready=ready,
-        listed=seen - started,
-        click=None if clicked is None else seen - clicked,
-        memory=memory,
-    )
+    return Run(ready, seen - started, None if clicked is None else seen - clicked, memory, *cpu)
 
 
 @contextmanager
@@ -251,9 +283,11 @@ def emulator() -> Iterator[Prepared]:
             _stop(process)
 
 
-def prepare_data(folder: Path) -> Path:
-    """A data folder where the app ran before: it knows the person and their Basiq user."""
-    env = clean_env(folder, free_port())
+def prepare_data(folder: Path, checkout: Path = ROOT) -> Path:
+    """A data folder where the app (of `checkout`) ran before: it knows the person and their
+    Basiq user. Each checkout makes its own, as its store's schema may differ."""
+    folder.mkdir(parents=True, exist_ok=True)
+    env = clean_env(folder)
     script = (
         "from blink_desktop.settings import load_settings\n"
         "from blink_desktop.app.wiring import build\n"
@@ -263,5 +297,5 @@ def prepare_data(folder: Path) -> Path:
         "finally:\n"
         "    app.close()\n"
     )
-    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60, cwd=ROOT)
+    subprocess.run([sys.executable, "-c", script], env=env, check=True, timeout=60, cwd=checkout)
     return folder / "data"
