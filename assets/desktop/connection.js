@@ -13,12 +13,14 @@ const $ = (id) => document.getElementById(id);
 const ROW_HEIGHT = 44; // px; the same in connection.css (.tx-row)
 const OVERSCAN = 10; // rows drawn beyond each edge of the view
 const PROGRESS_INTERVAL_MS = 400;
+const FIRST_ROWS = 100; // shown while the rest of a long list is on its way
 
 // The bridge call, the main notice and the list, from app.js.
 let hooks = { py: null, notice: () => {}, refreshList: () => {}, fix: () => false };
 let page = null; // {id, connection, accounts, simulate}
 let rows = []; // the connection's transactions, newest first
 let shown = []; // rows passing the filters
+let partial = null; // while only the newest rows are here: how many there are in all
 let charts = { balance: null, spending: null };
 let loads = 0; // which open() a reply belongs to
 let refreshing = null; // the refresh task under way, followed by its steps
@@ -92,7 +94,7 @@ export async function open(connectionId) {
     return;
   }
   showPage(reply);
-  await loadTransactions(load);
+  await loadTransactions(load, true);
   if (load === loads) await update(load, connectionId);
   if (load === loads) $("connection-page").dataset.updated = "true";
 }
@@ -218,15 +220,26 @@ function toRow([id, date, description, amount, direction, account, category, sta
   };
 }
 
-async function loadTransactions(load) {
+// `quick`: the newest rows first, at once, then all of them (10,000 take a moment to arrive).
+async function loadTransactions(load, quick = false) {
+  if (quick) {
+    const first = await hooks.py("connection_transactions", page.id, FIRST_ROWS);
+    if (load !== loads) return;
+    if (first.ok && !first.complete) {
+      rows = first.rows.map(toRow);
+      partial = first.total;
+      applyFilters();
+    }
+  }
   const reply = await hooks.py("connection_transactions", page.id);
   if (load !== loads) return;
+  partial = null;
   if (!reply.ok) {
     say(reply.error, "error");
     return;
   }
   rows = reply.rows.map(toRow);
-  applyFilters();
+  applyFilters(quick);
   drawCharts(load);
 }
 
@@ -240,7 +253,7 @@ function queueFilter() {
   });
 }
 
-function applyFilters() {
+function applyFilters(keepScroll = false) {
   const terms = $("tx-search").value.toLowerCase().split(/\s+/).filter(Boolean);
   const account = $("tx-account").value;
   const from = $("tx-from").value;
@@ -253,11 +266,15 @@ function applyFilters() {
       terms.every((term) => row.text.includes(term)),
   );
   const total = rows.length.toLocaleString();
-  $("tx-count").textContent =
-    shown.length === rows.length ? `${total} transactions, newest first` : `${shown.length.toLocaleString()} of ${total} transactions`;
+  if (partial !== null) {
+    $("tx-count").textContent = `The newest of ${partial.toLocaleString()} transactions; the rest are on their way…`;
+  } else {
+    $("tx-count").textContent =
+      shown.length === rows.length ? `${total} transactions, newest first` : `${shown.length.toLocaleString()} of ${total} transactions`;
+  }
   $("tx-table").setAttribute("aria-rowcount", String(shown.length + 1));
   $("tx-spacer").style.height = `${shown.length * ROW_HEIGHT}px`;
-  $("tx-viewport").scrollTop = 0;
+  if (!keepScroll) $("tx-viewport").scrollTop = 0;
   renderRows();
 }
 
@@ -523,7 +540,7 @@ $("sim-time").addEventListener("submit", (event) => {
   simulate("pass-time", Number($("sim-days").value));
 });
 $("tx-filters").addEventListener("submit", (event) => event.preventDefault());
-$("tx-search").addEventListener("input", queueFilter);
+$("tx-search").addEventListener("input", () => queueFilter());
 for (const id of ["tx-account", "tx-from", "tx-to"]) $(id).addEventListener("change", queueFilter);
 $("tx-viewport").addEventListener("scroll", () => requestAnimationFrame(renderRows), { passive: true });
 window.addEventListener("resize", () => isOpen() && renderRows());

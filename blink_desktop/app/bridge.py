@@ -263,8 +263,11 @@ class Bridge:
         return self._page().page(connection_id)
 
     @_guarded
-    def connection_transactions(self, token: str, connection_id: object = None) -> dict[str, Any]:
-        return self._page().transactions(connection_id)
+    def connection_transactions(
+        self, token: str, connection_id: object = None, limit: object = None
+    ) -> dict[str, Any]:
+        """Its transactions, newest first: all, or the newest `limit` (to show at once)."""
+        return self._page().transactions(connection_id, limit)
 
     @_guarded
     def fetch_connection(self, token: str, connection_id: object = None) -> dict[str, Any]:

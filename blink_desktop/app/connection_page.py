@@ -125,10 +125,18 @@ class ConnectionPages:
         simulate = app.upstream is not None and app.upstream.simulator is not None
         return {"connection": connection, "accounts": accounts, "simulate": simulate}
 
-    def transactions(self, connection_id: object) -> dict[str, Any]:
-        """Every stored transaction of the connection, newest first, each as a short list:
-        id, day (YYYY-MM-DD), description, amount, direction, account id, category, status."""
-        found = self._manager().transactions(self._mine(connection_id))
+    def transactions(self, connection_id: object, limit: object = None) -> dict[str, Any]:
+        """The connection's stored transactions, newest first (the newest `limit` only, when
+        given), each as a short list: id, day (YYYY-MM-DD), description, amount, direction,
+        account id, category, status; `total` and whether these are all of them."""
+        manager = self._manager()
+        wanted = self._mine(connection_id)
+        if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+            found = manager.ledger.transactions(wanted, limit=limit)
+            total = manager.ledger.count(wanted)
+        else:
+            found = manager.transactions(wanted)
+            total = len(found)
         rows = [
             [
                 item.id,
@@ -142,7 +150,7 @@ class ConnectionPages:
             ]
             for item in found
         ]
-        return {"rows": rows}
+        return {"rows": rows, "total": total, "complete": len(rows) == total}
 
     # Basiq
     def fetch(self, connection_id: object) -> dict[str, Any]:

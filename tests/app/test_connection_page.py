@@ -122,6 +122,8 @@ def test_the_page_shows_what_basiq_holds_once_fetched(page: Page) -> None:
     assert [row[0] for row in rows] and {row[0] for row in rows} == {t.id for t in held}
     days = [row[1] for row in rows]
     assert days == sorted(days, reverse=True)  # newest first
+    first = page.call("connection_transactions", connection_id, 5)
+    assert first["rows"] == rows[:5] and first["total"] == len(rows) and not first["complete"]
     amounts = {t.id: t.amount for t in held}
     assert all(Decimal(row[3]) == amounts[row[0]] for row in rows)
     assert page.app.upstream is not None

@@ -304,7 +304,9 @@ def test_a_connections_page_shows_what_basiq_holds_and_acts_on_it(
         app.cdp.click(f'#conn-export-form input[value="{fmt}"]')
         app.cdp.click("#conn-export-form button[type=submit]")
         app.cdp.wait_for(
-            "document.getElementById('conn-notice').textContent.startsWith('Saved ')", 20
+            "(t => t.startsWith('Saved ') && t.endsWith('.{fmt}.'))"
+            "(document.getElementById('conn-notice').textContent)".replace("{fmt}", fmt),
+            20,
         )
         [written] = exports_dir.glob(f"*.{fmt}")
         assert written.name == f"hooli-transactions-{date.today().isoformat()}.{fmt}"
