@@ -1,4 +1,4 @@
-"""The README's screenshot of the desktop app: connect Hooli, then capture the list.
+"""The README's screenshots of the desktop app: connect Hooli, capture the list, then its page.
 
 .venv/bin/python scripts/desktop_screenshot.py [--out docs/screenshots/desktop.png]
 """
@@ -60,6 +60,22 @@ def main() -> None:
                 page.wait_for("[...document.images].every(image => image.complete)", 10)
                 args.out.parent.mkdir(parents=True, exist_ok=True)
                 print(page.screenshot(args.out))
+                # Its page, whole: accounts, both charts and the first transactions.
+                page.click("#connections .item-open")
+                page.wait_for("document.querySelector('#tx-rows .tx-row') !== null", 20)
+                page.wait_for(
+                    "document.getElementById('connection-page').dataset.updated === 'true'"
+                    " && !!window.Chart"
+                    " && !!Chart.getChart(document.getElementById('chart-spending'))",
+                    20,
+                )
+                height = page.evaluate("document.documentElement.scrollHeight")
+                page.send(
+                    "Emulation.setDeviceMetricsOverride",
+                    {"width": 1040, "height": height, "deviceScaleFactor": 1, "mobile": False},
+                )
+                page.wait_for("document.querySelectorAll('#tx-rows .tx-row').length > 0", 5)
+                print(page.screenshot(args.out.with_name("connection.png")))
         finally:
             app.terminate()
             app.wait(timeout=20)
