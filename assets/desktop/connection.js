@@ -109,16 +109,29 @@ export function close() {
   $("tx-rows").replaceChildren();
   $("connection-page").hidden = true;
   $("list-section").hidden = false;
-  hooks.refreshList({ quiet: true });
-  const row = id && document.querySelector(`#connections .item[data-id="${CSS.escape(id)}"] .item-open`);
-  if (row) row.focus();
+  // Back to the row it came from, also once the list is drawn anew (unless focus moved on).
+  const focusRow = () => {
+    const row = id && document.querySelector(`#connections .item[data-id="${CSS.escape(id)}"] .item-open`);
+    if (row && (document.activeElement === document.body || document.activeElement === null)) row.focus();
+  };
+  document.activeElement.blur();
+  focusRow();
+  Promise.resolve(hooks.refreshList({ quiet: true })).then(focusRow);
   return true;
 }
 
-/** Escape: a dialog or menu first, then the page itself. */
+/** Escape (the window catches it first, on Qt): the dialog, a menu or the search, then the page. */
 export function escape() {
   if (!isOpen()) return false;
-  if ($("delete-dialog").open) return false; // the dialog handles its own Escape
+  if ($("delete-dialog").open) {
+    $("delete-dialog").close("cancel");
+    return true;
+  }
+  if (document.activeElement === $("tx-search") && $("tx-search").value) {
+    $("tx-search").value = "";
+    queueFilter();
+    return true;
+  }
   for (const menu of document.querySelectorAll("#connection-page details[open]")) {
     menu.open = false;
     menu.querySelector("summary").focus();

@@ -185,6 +185,10 @@ def test_a_connections_page_shows_what_basiq_holds_and_acts_on_it(
     app = desktop(APP)
     bank = connect_hooli(app)
     open_page(app, bank)
+    app.cdp.press("Escape")  # back to the list, and its row has the focus
+    app.cdp.wait_for(f"{PAGE}.hidden && !document.getElementById('list-section').hidden", 5)
+    assert app.cdp.evaluate("document.activeElement.className") == "item-open"
+    open_page(app, bank)
     assert app.cdp.text("#conn-title") == "Hooli"
     assert app.cdp.text("#conn-status") == "Active"
     assert app.cdp.evaluate("document.getElementById('conn-fetched').textContent").startswith(
@@ -322,6 +326,12 @@ def test_a_connections_page_shows_what_basiq_holds_and_acts_on_it(
     app.cdp.click("#conn-delete")
     app.cdp.wait_for("document.getElementById('delete-dialog').open", 5)
     assert app.cdp.text("#delete-title") == "Delete Hooli?"
+    app.cdp.press("Escape")  # changed their mind: nothing is deleted
+    app.cdp.wait_for("!document.getElementById('delete-dialog').open", 5)
+    assert bank.connection_id in bank.connection_ids()
+    assert app.cdp.evaluate(f"{PAGE}.hidden") is False
+    app.cdp.click("#conn-delete")
+    app.cdp.wait_for("document.getElementById('delete-dialog').open", 5)
     app.cdp.click("#delete-confirm")
     app.cdp.wait_for(f"{PAGE}.hidden && !document.getElementById('list-section').hidden", 20)
     app.cdp.wait_for("document.querySelectorAll('#connections .item').length === 0", 10)
