@@ -13,6 +13,7 @@ import pytest
 from blink_desktop import keychain, upstream
 from blink_desktop.app.bridge import Bridge
 from blink_desktop.app.launch import Launch
+from blink_desktop.app.starting import Pending
 from blink_desktop.app.store import Store
 from blink_desktop.app.wiring import DATABASE
 from blink_desktop.emulator import Emulator
@@ -166,3 +167,18 @@ def test_a_key_in_the_environment_or_a_server_leaves_the_keyring_unasked(
     finally:
         launch.close()
     assert counting_keyring.asked_on == []
+
+
+def test_work_on_a_thread_of_its_own_gives_its_value_or_raises_its_error() -> None:
+    names: list[str] = []
+
+    def double(number: int) -> int:
+        names.append(threading.current_thread().name)
+        return number * 2
+
+    assert Pending.run("doubling", double, 21).result(10) == 42
+    assert names == ["doubling"]
+    failed = Pending.run("parsing", int, "forty-two")
+    with pytest.raises(ValueError, match="forty-two"):
+        failed.result(10)
+    assert isinstance(failed.error(), ValueError)
