@@ -360,6 +360,16 @@ def test_the_same_data_after_a_restart_with_basiq_out_of_reach(
         accounts = shown_accounts(app)
         assert app.cdp.evaluate(f"{PAGE}.hidden") is False
         assert not app.cdp.visible("#conn-simulate"), "Simulate is the embedded emulator's"
+        # Refresh all, from the list: every connection's refresh job, then a word on how it went.
+        app.cdp.click("#conn-back")
+        app.cdp.wait_for("!document.getElementById('list-section').hidden", 5)
+        app.cdp.click("#refresh-all")
+        app.cdp.wait_for(
+            "document.getElementById('notice').textContent === 'Every connection is up to date.'",
+            60,
+        )
+        open_page(app, bank)
+        app.cdp.wait_for(f"{PAGE}.dataset.updated === 'true'", 30)
         fetched = app.cdp.text("#conn-fetched")
         app.process.terminate()
         app.process.wait(20)
