@@ -91,6 +91,11 @@ export function spendingByCategory(rows, month) {
   return sorted.map(([name, value]) => [name, Math.round(value * 100) / 100]);
 }
 
+// A long category name, cut for the axis (the tooltip and the canvas's label have it whole).
+function short(name) {
+  return name.length > 22 ? `${name.slice(0, 21)}…` : name;
+}
+
 function shortDay(day) {
   return new Date(`${day}T12:00:00`).toLocaleDateString(undefined, { day: "numeric", month: "short" });
 }
@@ -143,7 +148,10 @@ export function drawSpending(Chart, canvas, previous, rows, month, money) {
       indexAxis: "y",
       animation: false,
       maintainAspectRatio: false,
-      scales: { x: { ticks: { callback: (value) => money(value) } } },
+      scales: {
+        x: { ticks: { callback: (value) => money(value) } },
+        y: { ticks: { callback: (value) => short(totals[value] ? totals[value][0] : "") } },
+      },
       plugins: { legend: { display: false }, tooltip: { callbacks: { label: (item) => money(item.parsed.x) } } },
     },
   });
