@@ -380,4 +380,10 @@ def test_the_same_data_after_a_restart_with_basiq_out_of_reach(
     assert shown_accounts(again) == accounts
     again.cdp.wait_for(f"{PAGE}.dataset.offline === 'true'", 60)
     assert again.cdp.text("#conn-fetched") == f"Offline: {fetched}"
+    # From 360 px wide, as the rest of the window: nothing runs off the side.
+    again.cdp.send(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": 360, "height": 700, "deviceScaleFactor": 1, "mobile": False},
+    )
+    again.cdp.wait_for("document.documentElement.scrollWidth <= window.innerWidth", 5)
     wait_for(lambda: again.cdp.evaluate(f"{ROWS}.length") > 0)
