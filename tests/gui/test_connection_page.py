@@ -385,5 +385,6 @@ def test_the_same_data_after_a_restart_with_basiq_out_of_reach(
         "Emulation.setDeviceMetricsOverride",
         {"width": 360, "height": 700, "deviceScaleFactor": 1, "mobile": False},
     )
+    # The charts follow the narrower window too (Chart.js resizes them with their box).
     again.cdp.wait_for("document.documentElement.scrollWidth <= window.innerWidth", 5)
     wait_for(lambda: again.cdp.evaluate(f"{ROWS}.length") > 0)
