@@ -479,7 +479,11 @@ export function listChanged(items) {
   $("list-actions").hidden = items.length === 0;
   if (!page || !isOpen()) return;
   const item = items.find((entry) => entry.id === page.id);
-  if (!item || item.status === page.connection.status) return;
+  if (!item) {
+    close(); // gone (deleted elsewhere, a revoked consent), or another person's now (Switch)
+    return;
+  }
+  if (item.status === page.connection.status) return;
   page.connection.status = item.status;
   showStatus(item.status);
   if (fixing === page.id && item.status === "active") {
