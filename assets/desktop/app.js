@@ -9,6 +9,7 @@
 // closed (a connection that finished later, or did not).
 import Basiq from "../control/blink-control.js";
 import * as connectionPage from "./connection.js";
+import * as consent from "./consent.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -21,20 +22,49 @@ const FOLLOW_INTERVAL_MS = 1000;
 const FOLLOW_ATTEMPTS = 600;
 
 // window.pywebview appears after load; every call waits for it, so nothing is lost before then.
+// pywebview injects it on each load it sees, and may do so twice into one page (the window
+// loaded again, back from the Consent UI): the second replaces window.pywebview, so a page
+// that listened once may miss its event, and the answers of calls in flight are dropped. So the
+// bridge is looked for as well as awaited, and a call that only reads is made again on a new one.
+const bridged = () => {
+  const bridge = window.pywebview;
+  return Boolean(bridge && bridge.api && bridge.api.bootstrap && (bridge.platform !== "qtwebengine" || bridge._QWebChannel));
+};
 const ready = new Promise((resolve) => {
-  if (window.pywebview && window.pywebview.api && window.pywebview.api.bootstrap) resolve();
-  else window.addEventListener("pywebviewready", () => resolve(), { once: true });
+  if (bridged()) return resolve();
+  window.addEventListener("pywebviewready", () => resolve(), { once: true });
+  const look = setInterval(() => bridged() && (clearInterval(look), resolve()), 50);
 });
+const REPEATABLE = new Set(["bootstrap", "consent_return", "prepare_connect", "reconcile", "connections", "progress"]);
+
+// The same call on the bridge that replaces `bridge` (a new object, or a new channel to Python
+// in the same one), should one come before `call` answers.
+function onNewBridge(bridge, call, again) {
+  const channel = bridge._QWebChannel;
+  return new Promise((resolve) => {
+    const swapped = () => {
+      if (window.pywebview === bridge && bridge._QWebChannel === channel) return;
+      window.removeEventListener("pywebviewready", swapped);
+      resolve(again());
+    };
+    const done = () => window.removeEventListener("pywebviewready", swapped);
+    window.addEventListener("pywebviewready", swapped);
+    call.then(done, done);
+  });
+}
 
 async function py(name, ...args) {
   await ready;
-  const method = window.pywebview.api[name];
+  const bridge = window.pywebview;
+  const method = bridge.api[name];
   if (typeof method !== "function") {
     // An older bridge: callers treat this as "not available" and carry on.
     return { ok: false, missing: true, error: `blink-desktop cannot ${name} yet.`, retry: false };
   }
   try {
-    return await method(window.pywebview.token, ...args);
+    const call = method(bridge.token, ...args);
+    if (!REPEATABLE.has(name)) return await call;
+    return await Promise.race([call, onNewBridge(bridge, call, () => py(name, ...args))]);
   } catch (error) {
     return { ok: false, error: `blink-desktop could not answer (${error.message || error}).`, retry: true };
   }
@@ -298,6 +328,12 @@ async function openPanel(fix = null) {
   }
   panelState("loading");
   $("panel-close").focus();
+  if (await consent.on()) {
+    // The consent flow: Basiq's Consent UI, top level (it refuses iframes), instead of Blink.
+    const visit = await consent.start(fix ? "connect" : null, fix);
+    if (attempt === current && !startFailed(visit)) consent.go(visit);
+    return;
+  }
   const reply = fix
     ? await py("start_connect", window.location.origin, null, fix)
     : await py("start_connect", window.location.origin);
@@ -662,6 +698,8 @@ async function start() {
   const found = Array.isArray(boot.found) ? boot.found : [];
   boot.connections.forEach((item) => found.includes(item.id) || seen.add(item.id));
   renderList(boot.connections);
+  const announce = (ids) => ids.forEach((id) => seen.delete(id)); // a visit's, once active
+  consent.setup({ py, notice, follow: (jobId) => follow(jobId), refreshList, setMode, announce }, boot.flow);
   if (boot.identifier) {
     $("connect").disabled = false;
     // Blink first: asking Basiq for the list can wait until Blink is on its way.

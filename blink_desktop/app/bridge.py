@@ -181,10 +181,11 @@ class Bridge:
 
     @_guarded
     def consent_return(self, token: str) -> dict[str, Any]:
-        """The flow, and what the last way back from the Consent UI brought (once; null when
-        nothing came back): jobs to follow, a cancellation, the end of `manage`, a refusal."""
+        """The flow, and what the last way back from the Consent UI brought (null when nothing
+        came back; by `id`, so the page shows it once): jobs to follow, a cancellation, the end
+        of `manage`, a refusal."""
         service = self._service
-        returned = service.consent.take_return(START_TIMEOUT) if service.consent else None
+        returned = service.consent.last_return(START_TIMEOUT) if service.consent else None
         return {
             "flow": service.flow,
             "returned": returned.to_json() if returned is not None else None,

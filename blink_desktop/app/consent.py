@@ -7,7 +7,8 @@ here on a worker thread: `receive` checks the state in constant time and records
 in the event log like a Blink message; the window then shows its own page again, and `settle`
 follows the jobs the redirect named with the connect service's own job-following (which stores
 each connection a job made, with its method), or lists the user's connections at Basiq when the
-jobs cannot be read. The page asks `take_return` what came of it.
+jobs cannot be read. The page asks `last_return` what came of it, and shows each once (by
+its `id`): a bridge call that the page before made late may get it too.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import logging
 import re
 import secrets
 import threading
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -72,8 +73,9 @@ class Visit:
 @dataclass(frozen=True)
 class Returned:
     """What a redirect back brought, for the page: jobs to follow (`job_ids`), a cancellation,
-    the end of a `manage` visit, or a refusal (`reason`). `unreadable` jobs were looked for by
-    listing the user's connections at Basiq instead, which `found`."""
+    the end of a `manage` visit, or a refusal (`reason`). `connections`: what the jobs made.
+    `unreadable` jobs were looked for by listing the user's connections at Basiq instead,
+    which `found`."""
 
     kind: Kind
     action: str | None = None
@@ -81,6 +83,8 @@ class Returned:
     unreadable: tuple[str, ...] = ()
     found: tuple[str, ...] = ()
     reason: str | None = None
+    connections: tuple[str, ...] = ()
+    id: str = field(default_factory=lambda: secrets.token_hex(8))  # the page shows each once
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,7 +165,7 @@ class ConsentFlow:
             )
             log.warning("refused a redirect from the Consent UI: %s", reason)
             self._record(origin, raw, accepted=False, reason=reason, job_id=None)
-            return self._finish(pending, Returned("refused", reason=f"Refused: {reason}."))
+            return self._finish(pending, Returned("refused", reason=reason))
         job_ids, malformed = _jobs(query)
         kind: Kind = (
             "jobs"
@@ -191,32 +195,36 @@ class ConsentFlow:
             return returned
         readable: list[str] = []
         unreadable = list(returned.unreadable)
+        made: list[str] = []
         for job_id in returned.job_ids:
             try:
-                self._service.progress(job_id)
+                progress = self._service.progress(job_id)
             except (ApiError, BlinkError, StoreError) as exc:
                 log.info("could not read job %s named by the Consent UI: %s", job_id, exc)
                 unreadable.append(job_id)
             else:
                 readable.append(job_id)
+                if progress["connection_id"]:
+                    made.append(str(progress["connection_id"]))
         found: tuple[str, ...] = ()
         if unreadable:
             found = tuple(self._service.reconcile().found)
         settled = replace(
-            returned, job_ids=tuple(readable), unreadable=tuple(unreadable), found=found
+            returned,
+            job_ids=tuple(readable),
+            unreadable=tuple(unreadable),
+            found=found,
+            connections=tuple(made),
         )
         return self._finish(pending, settled)
 
-    def take_return(self, timeout: float) -> Returned | None:
-        """What the last redirect brought, once settled (waiting up to `timeout` seconds), and
-        only once; None when nothing came back since."""
+    def last_return(self, timeout: float) -> Returned | None:
+        """What the last redirect brought, once settled (waiting up to `timeout` seconds);
+        None when nothing came back yet."""
         with self._lock:
             pending = self._returned
         if pending is None or not pending.wait(timeout):
             return None
-        with self._lock:
-            if self._returned is pending:
-                self._returned = None
         return pending.result()
 
     def _record(

@@ -124,6 +124,8 @@ class Finder:
         status = "failed" if job.failed else "active"
         if row is None or row.status == status:
             return
+        if not job.failed:  # named first: the list never shows it active and unnamed
+            self.describe(token, user_id, connection_id)
         with self._store.writing("the connection status") as tx:
             tx.set_status(connection_id, status, "job")
         if job.failed:
@@ -131,7 +133,6 @@ class Finder:
             why = (failure.title or failure.code) if failure else None
             log.info("job %s failed for connection %s: %s", job.id, connection_id, why)
             return
-        self.describe(token, user_id, connection_id)
         named = self._store.connection(connection_id)
         bank = named.institution if named else None
         log.info("job %s done: connection %s at %s is active", job.id, connection_id, bank)
