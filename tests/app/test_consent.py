@@ -24,6 +24,8 @@ from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.emulator import Emulator, Fault
 from blink_desktop.errors import BlinkError, SettingsError
+from blink_desktop.httpd import Serving
+from blink_desktop.server import build_server
 from blink_desktop.settings import load_settings
 from tests.app.conftest import TOKEN
 from tests.conftest import Api
@@ -342,3 +344,47 @@ def test_direct_and_backend_modes_need_your_redirect_url(
             assert built.service.consent.redirect_url == REDIRECT
         finally:
             built.close()
+
+
+def test_backend_mode_gets_a_token_bound_to_the_user_from_your_server(
+    emulator: Emulator, api: Api, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Your server (serve, under basiq-version 3.0) hands out a client token the Consent UI
+    accepts: bound to the person's Basiq user."""
+    server_settings = load_settings(
+        api_key=emulator.api_key, api_url=emulator.url, client_ids=["desktop"], flow="consent"
+    )
+    assert server_settings.basiq_version == "3.0"
+    server = build_server(server_settings, database=tmp_path / "server.sqlite")
+    http = Serving(server.app).start()
+    try:
+        for name, value in {
+            "FLOW": "consent",
+            "BACKEND_URL": http.url,
+            "CLIENT_ID": "desktop",
+            "API_URL": emulator.url,
+            "CONSENT_URL": f"{emulator.url}/home",
+            "REDIRECT_URL": REDIRECT,
+            "USER": "gavin@hooli.com",
+        }.items():
+            monkeypatch.setenv(f"BLINK_DESKTOP_{name}", value)
+        built = wiring.build(load_settings())
+        try:
+            assert built.mode == "backend" and built.service.consent is not None
+            visit = built.service.consent.start()
+            person = Visitor(api, visit)
+            assert person.user_id == server.store.basiq_user("gavin@hooli.com")
+            assert person.call("GET", "/consent/api/session").status_code == 200
+            person.accept()
+            job_id = person.log_in()
+            connection_id = person.connected(job_id)
+            flow = built.service.consent
+            settled = flow.settle(flow.receive(back(visit, jobIds=job_id)))
+            assert settled.connections == (connection_id,)  # the job read with the client token
+            stored = built.store.connection(connection_id)
+            assert stored is not None and stored.method == "web"
+        finally:
+            built.close()
+    finally:
+        http.stop()
+        server.close()
