@@ -195,10 +195,11 @@ class ConnectionPages:
                 except BlinkError as exc:
                     task.failures.append({"connection": connection_id, "error": str(exc)})
             else:
+                # The window shows one person's connections: Refresh all is theirs alone.
                 mine = self._started().service.basiq_user_id()
-                for result in manager.refresh_all(task.step):
-                    row = manager.store.connection(result.connection_id)
-                    if result.error and row is not None and row.user_id == mine:
+                done = [] if mine is None else manager.refresh_all(task.step, user_id=mine)
+                for result in done:
+                    if result.error:
                         task.failures.append(
                             {"connection": result.connection_id, "error": result.error}
                         )

@@ -259,11 +259,15 @@ class ConnectionManager:
         return self._settled(row, outcome)
 
     def refresh_all(
-        self, on_step: Callable[[str, str, str], None] | None = None
+        self,
+        on_step: Callable[[str, str, str], None] | None = None,
+        *,
+        user_id: str | None = None,
     ) -> list[Refreshed]:
-        """Refresh every stored connection at once; `on_step(connection id, title, status)`.
-        One failing does not stop the others: each answer says how its own went."""
-        rows = self.store.connections()
+        """Refresh every stored connection (of the Basiq user `user_id`, when given) at once;
+        `on_step(connection id, title, status)`. One failing does not stop the others: each
+        answer says how its own went."""
+        rows = [row for row in self.store.connections() if user_id in (None, row.user_id)]
         started: list[tuple[StoredConnection, Job]] = []
         results: dict[str, Refreshed] = {}
         for row in rows:

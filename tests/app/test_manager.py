@@ -197,6 +197,18 @@ def test_refresh_all_goes_on_past_a_failure(
     assert {connection for connection, _, _ in told} == {good, broken}
 
 
+def test_refresh_all_of_one_person_leaves_the_others_alone(
+    manager: ConnectionManager, api: Api, store: Store, user: str
+) -> None:
+    mine = connected(api, store, user)
+    theirs = connected(api, store, api.user("monica@raviga.com"))
+    told: list[tuple[str, str, str]] = []
+    results = manager.refresh_all(lambda *step: told.append(step), user_id=user)
+    assert [result.connection_id for result in results] == [mine]
+    assert {connection for connection, _, _ in told} == {mine}
+    assert manager.ledger.fetched(theirs) is None  # never asked for
+
+
 def test_delete_removes_it_at_basiq_and_here(
     manager: ConnectionManager, api: Api, store: Store, user: str
 ) -> None:
