@@ -8,6 +8,7 @@ import queue
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 if TYPE_CHECKING:
     import webview
@@ -50,6 +51,36 @@ def install(
         )
 
     window.events.before_show += before_show
+
+
+def bridge_for_own_page(window: webview.Window) -> None:
+    """Give pywebview's bridge, and its token, only to the app's own page (its origin).
+
+    pywebview injects both into every page the window loads, a page the window goes to top
+    level included: in the consent flow, Basiq's Consent UI, which must get neither. Call before
+    ``webview.start()`` (pywebview connects the hook when it makes the window's view).
+    """
+    from webview.platforms.qt import BrowserView
+
+    base: Any = BrowserView.on_load_finished
+
+    def on_load_finished(view: Any, *args: Any) -> None:
+        shown = view.webview.page().url().toString()
+        if _origin(shown) != _origin(window.real_url or ""):
+            log.debug("no bridge for a page on another origin")
+            return
+        base(view)
+
+    BrowserView.on_load_finished = on_load_finished  # type: ignore[method-assign]
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return parts.scheme.lower(), (parts.hostname or "").lower(), port
 
 
 class Redirect(Protocol):

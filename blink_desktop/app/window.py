@@ -66,6 +66,7 @@ def run(configure: Callable[[], Settings], *, debug: bool = False) -> int:
             functools.partial(_on_scheme_url, launch.service, window),
             ConsentReturn(launch.service, window, page),
         )
+        navigation.bridge_for_own_page(window)
     # Started only now: the thread's imports would otherwise contend with Qt's for the GIL,
     # while from here Qt mostly runs outside Python.
     launch.start()

@@ -87,6 +87,8 @@ def connect_hooli_through_the_consent_ui(app: Desktop) -> dict[str, Any]:
     ui = open_consent_ui(app)
     query = visit_query(app)
     assert set(query) == {"token", "userId", "state"}
+    # The Consent UI is another origin's page: it gets neither the bridge nor its token.
+    assert app.cdp.evaluate("typeof window.pywebview") == "undefined"
     url, server = emulator_api(app)
     ui.accept()
     ui.choose("AU00000")

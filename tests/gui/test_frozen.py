@@ -27,6 +27,7 @@ from blink_desktop.app.store import Store
 from tests.conftest import foreground
 from tests.gui.test_desktop_app import SOURCE_APP, Desktop, connect_hooli_and_check_it_is_stored
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
+from tests.gui.test_desktop_consent import connect_hooli_through_the_consent_ui, consent_app
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = ROOT / "dist" / "blink-desktop"
@@ -225,3 +226,13 @@ def test_the_frozen_window_connects_a_bank_like_the_source_app(
     log = tmp_path / "logs" / "blink-desktop.log"
     lines = log.read_text(encoding="utf-8").splitlines()
     assert any("connect started" in line for line in lines), lines[-20:]
+
+
+@pytest.mark.gui
+def test_the_frozen_window_connects_through_the_consent_ui(
+    bundle: Path,
+    desktop: Callable[..., Desktop],  # noqa: F811
+) -> None:
+    """BLINK_DESKTOP_FLOW=consent in the binary: the window goes to the emulated Consent UI, the
+    redirect back is caught, and Hooli is stored with its method, as from source."""
+    connect_hooli_through_the_consent_ui(consent_app(desktop, [str(BINARY)]))
