@@ -65,13 +65,17 @@ def bridge_for_own_page(window: webview.Window) -> None:
     base: Any = BrowserView.on_load_finished
 
     def on_load_finished(view: Any, *args: Any) -> None:
-        shown = view.webview.page().url().toString()
-        if _origin(shown) != _origin(window.real_url or ""):
+        if not own_page(window, view.webview.page().url().toString()):
             log.debug("no bridge for a page on another origin")
             return
         base(view)
 
     BrowserView.on_load_finished = on_load_finished  # type: ignore[method-assign]
+
+
+def own_page(window: webview.Window, url: str) -> bool:
+    """Whether `url` is on the origin of the app's own page (the one the window was given)."""
+    return _origin(url) == _origin(window.real_url or "")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:

@@ -58,7 +58,7 @@ def run(configure: Callable[[], Settings], *, debug: bool = False) -> int:
         raise SettingsError("The window could not be created.")
     pages.ask_where = functools.partial(_ask_where, window)
     if qt:
-        install_shortcuts(window)
+        install_shortcuts(window, home=page)
         # Before the settings are known, as PyQt looks the hook up once per page: every
         # non-web scheme is refused, and basiq:// is followed in the scheme transport only.
         navigation.install(
@@ -167,14 +167,16 @@ def _on_scheme_url(started: Pending[ConnectService], window: Any, url: str) -> N
 SHORTCUTS = {"Escape": "escape", "Ctrl+W": "close", "Ctrl+Q": "quit"}
 
 
-def install_shortcuts(window: Any) -> None:
+def install_shortcuts(window: Any, home: str | None = None) -> None:
     """Escape, Ctrl+W and Ctrl+Q for the whole window, wherever focus is (Qt).
 
     A key pressed while focus is inside Blink goes to Blink's cross-origin frame, and the host
     page never sees it; the window sees every key first. Escape closes the connect panel;
     Ctrl+W closes the panel if it is open, else the window; Ctrl+Q quits. The page says whether
     it did something (``window.desktop.shortcut``), asked without blocking the GUI thread.
-    Call before ``webview.start()``.
+    While the window shows another origin's page (the Consent UI, which may have no way back
+    of its own, on an error say), Escape and Ctrl+W bring back `home`, the app's own page, as
+    they close the panel. Call before ``webview.start()``.
     """
 
     def before_show() -> None:
@@ -187,6 +189,11 @@ def install_shortcuts(window: Any) -> None:
         def press(action: str) -> None:
             if action == "quit":
                 QApplication.closeAllWindows()  # the last window closed ends webview.start()
+                return
+            shown = native.webview.page().url().toString()
+            if home is not None and not navigation.own_page(window, shown):
+                log.info("left the page on another origin (%s) for the app's own", action)
+                window.load_url(home)
                 return
 
             def answered(handled: object) -> None:

@@ -20,8 +20,9 @@ import requests
 from blink_desktop import upstream
 from blink_desktop.emulator import DEFAULT_API_KEY
 from tests.gui.test_consent_ui import ConsentUi
-from tests.gui.test_desktop_app import Desktop
+from tests.gui.test_desktop_app import Desktop, Xdo
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
+from tests.gui.test_desktop_app import x_display as x_display  # noqa: F401  (an Xvfb display)
 
 pytestmark = pytest.mark.gui
 
@@ -32,9 +33,13 @@ HOME = (
 ROWS = "document.querySelectorAll('#connections .item').length"
 
 
-def consent_app(desktop: Callable[..., Desktop], command: list[str] | None = None) -> Desktop:
+def consent_app(
+    desktop: Callable[..., Desktop], command: list[str] | None = None, **options: str
+) -> Desktop:
     """The app in the consent flow on its embedded emulator (its own redirect URL)."""
-    app = desktop(command=command, flow="consent") if command else desktop(flow="consent")
+    if command:
+        options["command"] = command  # type: ignore[assignment]
+    app = desktop(flow="consent", **options)
     app.cdp.wait_for("document.getElementById('mode-badge').hidden === false", 20)
     app.cdp.wait_for("document.body.dataset.flow === 'consent'", 20)
     return app
@@ -187,3 +192,21 @@ def test_manage_and_revoke_empties_the_list(
     assert listed_at_basiq(url, server, query["userId"]) == []
     events = [e["event"] for e in app.cli("events", "--json")]
     assert events.count("redirect") == 2 and "removed" in events
+
+
+def test_escape_and_ctrl_w_bring_the_window_back_from_the_consent_ui(
+    desktop: Callable[..., Desktop],  # noqa: F811
+    x_display: str,  # noqa: F811
+) -> None:
+    """Real keys: the Consent UI may offer no way back (an error page), and Ctrl+W there must
+    not quit the app: both keys bring the app's own page back, as they close the panel."""
+    app = consent_app(desktop, display=x_display)
+    for key in ("Escape", "ctrl+w"):
+        ui = open_consent_ui(app)
+        ui.page.wait_visible("#screen-consent", 15)
+        xdo = Xdo.find(x_display)
+        xdo.click(*ui.page.element_center("#title"))  # the window has the focus, as a person's
+        xdo.key(key)
+        back_home(app)
+        assert app.process.poll() is None
+    assert app.cli("connections", "--json") == []
