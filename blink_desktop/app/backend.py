@@ -139,6 +139,15 @@ class BackendClient:
         )
         if code == "upstream-rate-limited":
             raise ApiUnavailable(f"Your server is being limited by Basiq: {message}")
+        # Basiq reached and answering no (a connection deleted elsewhere, say) is an answer,
+        # not an outage: no "retry later", and the window does not call it offline.
+        if code == "upstream-error":
+            raise ApiResponseError(message or "Basiq refused what your server asked of it.")
+        if code == "upstream-refused":
+            raise ApiResponseError(
+                "Basiq refused your server's API key, so it cannot answer for now: "
+                "tell whoever runs your server."
+            )
         if status in (502, 503, 504):
             raise ApiUnavailable(f"Your server could not reach Basiq ({message}). Retry later.")
         if status >= 400 or answer.get("success") is not True:

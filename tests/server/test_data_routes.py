@@ -17,6 +17,7 @@ from blink_desktop.app.manager import ConnectionManager
 from blink_desktop.app.store import Store
 from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.emulator import Emulator
+from blink_desktop.errors import ApiResponseError
 from blink_desktop.server import build_server
 from blink_desktop.settings import load_settings
 from tests.conftest import Api, serving, wait_for
@@ -140,6 +141,29 @@ def test_refresh_its_progress_and_delete(
     assert deleted == {"id": connection_id, "deleted": True}
     gone = api.call("GET", f"/users/{user}/connections/{connection_id}", api.token())
     assert gone.status_code == 404
+
+
+def test_what_basiq_answers_the_server_reaches_the_app_as_an_answer_not_an_outage(
+    server_url: str, connected: tuple[str, str], api: Api, emulator: Emulator, tmp_path: Path
+) -> None:
+    """Basiq saying no to your server (here: the connection was deleted elsewhere) is not your
+    server failing to reach Basiq: the app says what Basiq said, and no "retry later"."""
+    user, connection_id = connected
+    assert api.call("DELETE", f"/users/{user}/connections/{connection_id}", api.token()).ok
+    backend = BackendClient(server_url, CLIENT)
+    for call in (backend.refresh, backend.delete_connection):
+        with pytest.raises(ApiResponseError) as said:
+            call(user, connection_id)
+        assert "404" in str(said.value) and "Requested connection does not exist" in str(said.value)
+        assert "Retry" not in str(said.value)
+    # A server whose API key Basiq refuses: the person is told whom to ask, not to retry.
+    settings = load_settings(api_key="not-the-key", api_url=emulator.url)
+    with ExitStack() as stack:
+        refused = build_server(settings, database=tmp_path / "refused.sqlite", client_ids=[CLIENT])
+        stack.callback(refused.close)
+        url = stack.enter_context(serving(refused.app))
+        with pytest.raises(ApiResponseError, match="tell whoever runs your server"):
+            BackendClient(url, CLIENT).basiq_user("gavin@hooli.com")
 
 
 def test_another_clients_user_is_refused(
