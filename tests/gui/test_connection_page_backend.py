@@ -1,0 +1,215 @@
+"""A connection's page in backend mode: the app holds no key, `serve` does, an emulator is Basiq.
+
+The same person's steps as tests/gui/test_connection_page.py (whose helpers this reuses), with
+every account, transaction, refresh and deletion going through your server's data endpoints
+(server/data_routes.py) via app/backend.py: connect Hooli, open it and compare with what the
+emulator's API holds, refresh with the job's steps, a broken connection fixed, delete; the
+command line on the same data folder; no Simulate; and no server token ever in the app's hands.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+import jwt
+import pytest
+
+from blink_desktop.emulator import Emulator
+from blink_desktop.httpd import Serving
+from blink_desktop.server import Server, build_server
+from blink_desktop.settings import load_settings
+from tests.gui.test_connection_page import (
+    PAGE,
+    assert_page_matches,
+    connect_hooli,
+    open_page,
+)
+from tests.gui.test_desktop_app import IFRAME, Desktop, blink_frame
+from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
+
+pytestmark = pytest.mark.gui
+
+# Every bridge reply the page gets, as JSON text, recorded on its way to the page.
+RECORD_REPLIES = """(() => {
+  window.__replies = [];
+  const api = window.pywebview.api;
+  for (const name of Object.keys(api)) {
+    const call = api[name];
+    if (typeof call !== 'function') continue;
+    api[name] = async (...args) => {
+      const reply = await call.apply(api, args);
+      window.__replies.push([name, JSON.stringify(reply)]);
+      return reply;
+    };
+  }
+})()"""
+JWT = re.compile(r"eyJ[\w-]+\.[\w-]+\.[\w-]+")
+
+
+def server_tokens_in(text: str) -> list[str]:
+    """Every JWT in the text whose scope is SERVER_ACCESS (signature not checked: any kind)."""
+    found = []
+    for candidate in JWT.findall(text):
+        try:
+            claims = jwt.decode(candidate, options={"verify_signature": False})
+        except jwt.PyJWTError:
+            continue
+        if claims.get("scope") == "SERVER_ACCESS":
+            found.append(candidate)
+    return found
+
+
+def backend_app(
+    desktop: Callable[..., Desktop],  # noqa: F811
+    emulator: Emulator,
+    tmp_path: Path,
+) -> tuple[Server, Serving, Desktop]:
+    settings = load_settings(api_key=emulator.api_key, api_url=emulator.url, client_ids=["desktop"])
+    server = build_server(settings, database=tmp_path / "server.sqlite")
+    http = Serving(server.app).start()
+    app = desktop(
+        backend_url=http.url,
+        client_id="desktop",
+        api_url=emulator.url,
+        blink_url=f"{emulator.url}/index.html",
+    )
+    return server, http, app
+
+
+def test_the_connection_page_in_backend_mode_against_serve(
+    desktop: Callable[..., Desktop],  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    with Emulator(job_speed=20) as emulator:
+        server, http, app = backend_app(desktop, emulator, tmp_path)
+        try:
+            app.cdp.wait_for("!!window.pywebview && !!window.pywebview.api.connection_page", 20)
+            app.cdp.evaluate(RECORD_REPLIES)
+            bank = connect_hooli(app, emulator.api_key)
+            open_page(app, bank)
+            transactions = assert_page_matches(app, bank)
+            assert app.cdp.text("#conn-status") == "Active"
+
+            # Simulate is the embedded emulator's: not offered, and refused if asked anyway.
+            assert not app.cdp.visible("#conn-simulate")
+            refused = app.cdp.evaluate(
+                "window.pywebview.api.simulate(window.pywebview.token, 'break',"
+                f" {json.dumps(bank.connection_id)})",
+                await_promise=True,
+            )
+            assert refused["ok"] is False and "embedded emulator only" in refused["error"]
+
+            # A password changed at the bank: the refresh fails in words, and Fix mends it.
+            emulator.break_connection(bank.connection_id)
+            app.cdp.click("#conn-refresh")
+            app.cdp.wait_for(
+                "document.getElementById('conn-notice').dataset.kind === 'error'"
+                " && !document.getElementById('conn-fix').hidden",
+                60,
+            )
+            assert "refused the saved password" in (app.cdp.text("#conn-notice") or "")
+            assert app.cdp.text("#conn-status") == "Needs fixing"
+            app.cdp.click("#conn-fix")
+            app.cdp.wait_for(
+                f"{IFRAME} && new URL({IFRAME}.src).searchParams.get('connection_id')", 20
+            )
+            frame = blink_frame(app.cdp, emulator.url)
+            frame.wait_for("document.getElementById('title').textContent === 'Login'", 20)
+            frame.type("#loginId", "gavinBelson")
+            frame.type("#password", "hooli2016")
+            frame.click("#connect")
+            frame.wait_visible("#screen-result", 20)
+            assert frame.text("#title") == "Success"
+            frame.click("#done")
+            app.cdp.wait_for("document.getElementById('panel').hidden", 20)
+            app.cdp.wait_for("document.getElementById('conn-status').textContent === 'Active'", 30)
+            app.cdp.wait_for(
+                "document.getElementById('conn-notice').textContent === 'Up to date.'", 60
+            )
+            assert_page_matches(app, bank)
+
+            # Days pass at the bank; a refresh through the server shows the job's steps live.
+            emulator.pass_time(days=3)
+            app.cdp.evaluate(
+                "window.__steps = new Set(); new MutationObserver(() => document.querySelectorAll("
+                "'#conn-steps li').forEach(li => window.__steps.add(li.dataset.title + ':' +"
+                " li.dataset.status))).observe(document.getElementById('conn-steps'),"
+                " {childList: true, subtree: true, attributes: true})"
+            )
+            app.cdp.click("#conn-refresh")
+            # The notice still says the refresh after Fix was up to date: wait for this one's end.
+            app.cdp.wait_for(
+                "window.__steps.has('retrieve-transactions:success')"
+                " && !document.getElementById('conn-refresh').disabled"
+                " && document.getElementById('conn-notice').textContent === 'Up to date.'",
+                60,
+            )
+            steps = set(app.cdp.evaluate("[...window.__steps]"))
+            assert "retrieve-transactions:success" in steps
+            assert any(step.endswith((":in-progress", ":pending")) for step in steps)
+            more = assert_page_matches(app, bank)
+            assert len(more) > len(transactions)
+
+            # The command line on the same data folder, in backend mode too.
+            emulator.pass_time(days=2)
+            refreshed = subprocess.run(
+                [*app.command, "refresh", bank.connection_id],
+                env=app.env,
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
+            assert refreshed.returncode == 0, refreshed.stderr
+            lines = refreshed.stdout.splitlines()
+            assert "Hooli: retrieve-transactions success" in lines
+            assert lines[-1].startswith("Hooli: refreshed; ")
+            accounts = app.cli("accounts", "--fetch", "--json")
+            assert {(a["id"], a["balance"], a["available"], a["name"]) for a in accounts} == {
+                (a.id, str(a.balance), str(a.availableFunds), a.name) for a in bank.accounts()
+            }
+            listed = app.cli("transactions", "--json")
+            held = bank.transactions()
+            assert len(held) > len(more)  # the refresh brought the days that passed
+            assert sorted((t["id"], t["amount"], t["account_id"]) for t in listed) == sorted(
+                (t.id, str(t.amount), t.account) for t in held
+            )
+
+            # Delete: gone at Basiq and here.
+            app.cdp.click("#conn-delete")
+            app.cdp.wait_for("document.getElementById('delete-dialog').open", 5)
+            assert app.cdp.text("#delete-title") == "Delete Hooli?"
+            app.cdp.click("#delete-confirm")
+            app.cdp.wait_for(
+                f"{PAGE}.hidden && !document.getElementById('list-section').hidden", 20
+            )
+            app.cdp.wait_for("document.querySelectorAll('#connections .item').length === 0", 10)
+            assert bank.connection_id not in bank.connection_ids()
+            assert app.cli("connections", "--json") == []
+            assert app.cli("accounts", "--json") == []
+
+            # No server token reached the app: not its log, its events, its data, nor the page.
+            replies = app.cdp.evaluate("window.__replies")
+            called = {name for name, _ in replies}
+            assert {"connection_page", "refresh_connections", "refresh_progress"} <= called
+            assert "delete_connection" in called
+            seen = [text for _, text in replies]
+            seen.append(json.dumps(app.cli("events", "--json")))
+            data = Path(app.env["BLINK_DESKTOP_DATA_DIR"])
+            logs = Path(app.env["BLINK_DESKTOP_LOG_DIR"])
+            for folder in (data, logs):
+                for file in folder.rglob("*"):
+                    if file.is_file():
+                        seen.append(file.read_bytes().decode("latin-1"))
+            everything = "\n".join(seen)
+            assert f"backend mode, your server at {http.url}" in everything  # the app's log
+            assert server_tokens_in(server.keyholder.server_token())  # what it looks for
+            assert server_tokens_in(everything) == []
+            assert server.keyholder.server_token() not in everything
+            assert emulator.api_key not in everything
+            http.stop()
+        finally:
+            server.close()
