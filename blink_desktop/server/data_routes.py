@@ -6,7 +6,8 @@
   next page (`?cursor=`), or null.
 - `POST /users/{id}/connections/{cid}/refresh`: Basiq's refresh job (202);
   `GET /users/{id}/jobs/{job}`: its progress.
-- `DELETE /users/{id}/connections/{cid}`: the connection deleted at Basiq.
+- `DELETE /users/{id}/connections/{cid}`: the connection deleted at Basiq (one the user no
+  longer has there is deleted already: 200 too).
 
 Each asks for a known client id (`X-Client-Id`) and serves only the users that client asked
 for (`POST /user`; the store keeps a hash of the client id, not the id): another client's user
@@ -16,6 +17,7 @@ gets 404 `user-unknown`. The server calls Basiq with its server token, which nev
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -26,9 +28,12 @@ import bottle
 from blink_desktop.basiq.client import MAX_PAGE
 from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.basiq.models import TransactionPage
+from blink_desktop.errors import ApiResponseError
 from blink_desktop.httpd import json_response
 from blink_desktop.server.bodies import Refused, path_id
 from blink_desktop.server.store import Store
+
+log = logging.getLogger(__name__)
 
 STATUSES = ("pending", "posted")
 
@@ -147,7 +152,14 @@ def add_data_routes(
     def delete(user_id: str, connection_id: str) -> bottle.HTTPResponse:
         user = owned(user_id)
         connection = path_id("connection_id", connection_id)
-        keyholder.delete_connection(user, connection)
+        try:
+            keyholder.delete_connection(user, connection)
+        except ApiResponseError:
+            # Deleting is idempotent: one this user no longer has (deleted elsewhere) is done,
+            # else the app could never let go of it (it cannot list the user's connections).
+            if any(item.id == connection for item in keyholder.connections(user)):
+                raise
+            log.info("connection %s was already gone at Basiq", connection)
         return _ok({"id": connection, "deleted": True})
 
     app.route("/users/<user_id>/accounts", "GET", accounts)

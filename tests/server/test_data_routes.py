@@ -151,11 +151,10 @@ def test_what_basiq_answers_the_server_reaches_the_app_as_an_answer_not_an_outag
     user, connection_id = connected
     assert api.call("DELETE", f"/users/{user}/connections/{connection_id}", api.token()).ok
     backend = BackendClient(server_url, CLIENT)
-    for call in (backend.refresh, backend.delete_connection):
-        with pytest.raises(ApiResponseError) as said:
-            call(user, connection_id)
-        assert "404" in str(said.value) and "Requested connection does not exist" in str(said.value)
-        assert "Retry" not in str(said.value)
+    with pytest.raises(ApiResponseError) as said:
+        backend.refresh(user, connection_id)
+    assert "404" in str(said.value) and "Requested connection does not exist" in str(said.value)
+    assert "Retry" not in str(said.value)
     # A server whose API key Basiq refuses: the person is told whom to ask, not to retry.
     settings = load_settings(api_key="not-the-key", api_url=emulator.url)
     with ExitStack() as stack:
@@ -164,6 +163,30 @@ def test_what_basiq_answers_the_server_reaches_the_app_as_an_answer_not_an_outag
         url = stack.enter_context(serving(refused.app))
         with pytest.raises(ApiResponseError, match="tell whoever runs your server"):
             BackendClient(url, CLIENT).basiq_user("gavin@hooli.com")
+
+
+def test_deleting_a_connection_already_gone_at_basiq_lets_the_app_let_go_of_it(
+    server_url: str, connected: tuple[str, str], api: Api, tmp_path: Path
+) -> None:
+    """Deleted elsewhere (another device, the Consent UI): the app in backend mode cannot list
+    the user's connections to notice, so its Delete must still remove it here."""
+    user, connection_id = connected
+    kept = api.connected(user, login="richard", password="tabsnotspaces")
+    store = Store(tmp_path / "app.sqlite")
+    try:
+        with store.writing("the connections") as tx:
+            tx.upsert_connection(connection_id, user, None)
+            tx.upsert_connection(kept, user, None)
+        manager = ConnectionManager(store, BackendClient(server_url, CLIENT))
+        assert api.call("DELETE", f"/users/{user}/connections/{connection_id}", api.token()).ok
+        manager.delete(connection_id)
+        assert store.connection(connection_id) is None
+        assert [row.id for row in store.connections()] == [kept]
+    finally:
+        store.close()
+    # The other connection is untouched, at Basiq as here.
+    listed = api.call("GET", f"/users/{user}/connections", api.token()).json()["data"]
+    assert [item["id"] for item in listed] == [kept]
 
 
 def test_another_clients_user_is_refused(
