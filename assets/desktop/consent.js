@@ -76,6 +76,7 @@ function returned(back) {
     app.notice("You left Basiq's consent page: no bank was connected.");
   } else if (back.kind === "managed") {
     app.notice("Back from managing your consent: the list shows what Basiq still holds.");
+    app.refreshList(); // what the app found gone (backend mode); reconcile does it otherwise
   } else if (back.kind === "jobs") {
     const jobs = Array.isArray(back.job_ids) ? back.job_ids : [];
     // Announced in the list's own words once active, whether stored before this page loaded

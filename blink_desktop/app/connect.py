@@ -331,6 +331,11 @@ class ConnectService:
             "found": found,
         }
 
+    @property
+    def lists_connections(self) -> bool:
+        """Whether `reconcile` can ask Basiq (not in backend mode: your server holds the key)."""
+        return isinstance(self._provider, ServerAccess)
+
     def reconcile(self) -> Reconciled:
         """Adopt the connections Basiq lists for this person and the store lacks; name the
         stored ones nobody has named. Basiq failing leaves the stored list as it is."""

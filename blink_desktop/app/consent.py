@@ -21,15 +21,17 @@ import secrets
 import threading
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
 from blink_desktop import upstream
+from blink_desktop.app.found import FOUND
 from blink_desktop.app.starting import Pending
 from blink_desktop.errors import ApiError, BlinkError, SettingsError, StoreError
 
 if TYPE_CHECKING:
     from blink_desktop.app.connect import ConnectService, Session
     from blink_desktop.app.store import Store
+    from blink_desktop.basiq.client import BasiqClient
     from blink_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -39,6 +41,7 @@ ACTIONS = frozenset({"connect", "manage", "extend", "update", "reauthorise"})
 VIA = "the Consent UI"
 MAX_JOBS = 20  # one visit's connections; more is not a redirect the Consent UI sends
 MAX_RECORDED = 4000  # characters of the redirect URL the event log keeps
+REMOVED = "removed: Basiq no longer has it (deleted or revoked in the Consent UI's manage)"
 _ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -84,6 +87,7 @@ class Returned:
     found: tuple[str, ...] = ()
     reason: str | None = None
     connections: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()  # what `manage` deleted, where the page cannot list at Basiq
     id: str = field(default_factory=lambda: secrets.token_hex(8))  # the page shows each once
 
     def to_json(self) -> dict[str, Any]:
@@ -95,15 +99,23 @@ class Returned:
 
 class ConsentFlow:
     def __init__(
-        self, service: ConnectService, store: Store, *, consent_url: str, redirect_url: str
+        self,
+        service: ConnectService,
+        store: Store,
+        client: BasiqClient,
+        *,
+        consent_url: str,
+        redirect_url: str,
     ) -> None:
         self._service = service
         self._store = store
+        self._client = client  # Basiq itself, with the visit's client token
         self.consent_url = consent_url
         self.redirect_url = redirect_url
         self._target = _where(redirect_url)
         self._lock = threading.Lock()
         self._visit: Visit | None = None
+        self._managed: Session | None = None  # the last `manage` visit's, until settled
         self._returned: Pending[Returned] | None = None
 
     def start(self, action: str | None = None, connection_id: str | None = None) -> Visit:
@@ -183,6 +195,10 @@ class ConsentFlow:
             log.info("Consent UI: back with %d job(s)", len(job_ids) + len(malformed))
             return Returned(kind, visit.action, tuple(job_ids), tuple(malformed))
         log.info("Consent UI: back with no jobs (%s)", kind)
+        if kind == "managed":
+            with self._lock:
+                self._managed = visit.session
+            return Returned(kind, visit.action)
         return self._finish(pending, Returned(kind, visit.action))
 
     def settle(self, returned: Returned) -> Returned:
@@ -191,8 +207,13 @@ class ConsentFlow:
         and store the new ones instead. What the page then follows."""
         with self._lock:
             pending = self._returned
-        if returned.kind != "jobs" or pending is None or pending.done():
+            managed, self._managed = self._managed, None
+        if pending is None or pending.done():
             return returned
+        if returned.kind == "managed" and managed is not None:
+            return self._finish(pending, replace(returned, removed=self._after_manage(managed)))
+        if returned.kind != "jobs":
+            return self._finish(pending, returned)
         readable: list[str] = []
         unreadable = list(returned.unreadable)
         made: list[str] = []
@@ -217,6 +238,35 @@ class ConsentFlow:
             connections=tuple(made),
         )
         return self._finish(pending, settled)
+
+    def _after_manage(self, session: Session) -> tuple[str, ...]:
+        """What `manage` deleted or revoked leaves the list. The page lists the user's
+        connections at Basiq when it comes back; where the app cannot (backend mode: your server
+        holds the key), each stored one is read with the visit's client token here, and one
+        Basiq no longer has (404) is dropped. Any other answer drops nothing."""
+        if self._service.lists_connections:
+            return ()
+        user_id = session.basiq_user_id
+        headers = {"Authorization": f"Bearer {session.token}", "Accept": "application/json"}
+        gone: list[str] = []
+        for row in self._store.connections():
+            if row.user_id != user_id:
+                continue
+            path = f"/users/{quote(user_id, safe='')}/connections/{quote(row.id, safe='')}"
+            try:
+                reply = self._client.http.send("GET", path, what="the connection", headers=headers)
+            except ApiError as exc:
+                log.info("could not check connection %s after manage: %s", row.id, exc)
+                continue
+            if reply.status == 404:
+                gone.append(row.id)
+        for connection_id in gone:
+            raw = json.dumps({"event": "removed", "connection": connection_id})
+            with self._store.writing("the removal of a connection") as tx:
+                tx.remove_connection(connection_id)
+                tx.log_event(FOUND, raw, event="removed", accepted=True, reason=REMOVED)
+            log.info("connection %s %s", connection_id, REMOVED)
+        return tuple(gone)
 
     def last_return(self, timeout: float) -> Returned | None:
         """What the last redirect brought, once settled (waiting up to `timeout` seconds);

@@ -196,7 +196,7 @@ def _build(settings: Settings, mode: Mode, store: Store, key: ApiKey) -> App:
     )
     if redirect is not None:
         service.consent = consent.ConsentFlow(
-            service, store, consent_url=consent_url, redirect_url=redirect
+            service, store, client, consent_url=consent_url, redirect_url=redirect
         )
     manager = ConnectionManager(store, source)
     return App(

@@ -58,7 +58,7 @@ def service(emulator: Emulator, store: Store) -> ConnectService:
         emulated=True,
     )
     service.consent = ConsentFlow(
-        service, store, consent_url=f"{emulator.url}/home", redirect_url=REDIRECT
+        service, store, client, consent_url=f"{emulator.url}/home", redirect_url=REDIRECT
     )
     return service
 
@@ -182,7 +182,8 @@ def test_no_jobs_is_a_cancellation_and_manage_comes_back_as_such(
     visit = flow.start()
     assert flow.settle(flow.receive(back(visit))).kind == "cancelled"
     managing = flow.start("manage")
-    assert flow.settle(flow.receive(back(managing, jobIds=""))).kind == "managed"
+    managed = flow.settle(flow.receive(back(managing, jobIds="")))
+    assert (managed.kind, managed.removed) == ("managed", ())  # the page lists at Basiq
     assert store.connections() == []
     assert [(e["accepted"], e["reason"]) for e in redirects(store)] == [
         (True, "no jobs: the person left (a cancellation)"),
@@ -383,6 +384,19 @@ def test_backend_mode_gets_a_token_bound_to_the_user_from_your_server(
             assert settled.connections == (connection_id,)  # the job read with the client token
             stored = built.store.connection(connection_id)
             assert stored is not None and stored.method == "web"
+            # Manage: the consent revoked there. The app cannot list at Basiq in backend mode:
+            # it reads each stored connection with the visit's client token instead.
+            assert built.service.lists_connections is False
+            managing = flow.start("manage")
+            server_token = api.token(version="3.0")
+            consents = f"/users/{person.user_id}/consents"
+            [consent] = api.call("GET", consents, server_token).json()["data"]
+            assert api.call("DELETE", f"{consents}/{consent['id']}", server_token).ok
+            managed = flow.settle(flow.receive(back(managing)))
+            assert (managed.kind, managed.removed) == ("managed", (connection_id,))
+            assert built.store.connections() == []
+            removed = [e for e in built.store.events() if e["event"] == "removed"]
+            assert [e["payload"]["connection"] for e in removed] == [connection_id]
         finally:
             built.close()
     finally:
