@@ -7,7 +7,8 @@ here on a worker thread: `receive` checks the state in constant time and records
 in the event log like a Blink message; the window then shows its own page again, and `settle`
 follows the jobs the redirect named with the connect service's own job-following (which stores
 each connection a job made, with its method), or lists the user's connections at Basiq when the
-jobs cannot be read. The page asks `last_return` what came of it, and shows each once (by
+jobs cannot be read; after `manage`, where the app cannot list them (backend mode), it checks
+each stored one instead. The page asks `last_return` what came of it, and shows each once (by
 its `id`): a bridge call that the page before made late may get it too.
 """
 
