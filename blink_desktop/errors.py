@@ -40,3 +40,7 @@ class ApiAuthError(ApiError):
 
 class ApiResponseError(ApiError):
     """The service answered with an error, or with something we cannot read."""
+
+
+class NotFound(ApiResponseError):
+    """The service has no such thing (404)."""

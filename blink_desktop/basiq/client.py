@@ -8,6 +8,7 @@ Basiq may already have applied any other. Lists that page (transactions) are fol
 from __future__ import annotations
 
 import base64
+import logging
 import re
 from collections.abc import Iterator
 from datetime import date
@@ -32,7 +33,9 @@ from blink_desktop.basiq.models import (
     User,
     error_detail,
 )
-from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
+from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable, NotFound
+
+log = logging.getLogger(__name__)
 
 BASIQ_API = "https://au-api.basiq.io"
 M = TypeVar("M", bound=BaseModel)
@@ -195,9 +198,12 @@ class BasiqClient:
         return list(_model(JobList, self._call("POST", path, token=token, what=what), what).data)
 
     def delete_connection(self, token: str, user_id: str, connection_id: str) -> None:
-        """Delete a connection at Basiq (204)."""
+        """Delete a connection at Basiq (204); one Basiq no longer has counts as deleted."""
         path = f"/users/{_segment(user_id)}/connections/{_segment(connection_id)}"
-        self._call("DELETE", path, token=token, what="the deletion of the connection")
+        try:
+            self._call("DELETE", path, token=token, what="the deletion of the connection")
+        except NotFound:
+            log.info("connection %s was already gone at Basiq", connection_id)
 
     def institution(self, token: str, institution_id: str) -> Institution:
         path = f"/institutions/{institution_id}"
@@ -329,27 +335,27 @@ def _error(
     status: int, body: Any, what: str, retry_after: int | None = None
 ) -> ApiResponseError | ApiAuthError | ApiUnavailable:
     detail = error_detail(body)
+    said = f"{status}{detail}".rstrip(".")  # "404: Title. Detail", closed by our own words
     if status in RETRY_STATUSES and retry_after is not None:
         busy = "is limiting requests" if status == 429 else "is not available right now"
         return RetryLater(
-            f"The Basiq API {busy} ({status}{detail}) while getting {what}. "
-            f"Retry in {retry_after} s.",
+            f"The Basiq API {busy} ({said}) for {what}. Retry in {retry_after} s.",
             status=status,
             retry_after=retry_after,
         )
     if status in RETRY_STATUSES or status >= 500:
         return ApiUnavailable(
-            f"The Basiq API is not available right now ({status}{detail}) while getting {what}. "
-            "Retry in a moment."
+            f"The Basiq API is not available right now ({said}) for {what}. Retry in a moment."
         )
     if status == 403 and _expired(body):
         return TokenExpired(
-            f"The Basiq API says our token has expired ({status}{detail}) while getting {what}. "
-            "Retry with a new one."
+            f"The Basiq API says our token has expired ({said}) for {what}. Retry with a new one."
         )
     if status in (401, 403) or (status == 404 and "API key" in detail):
         return ApiAuthError(
-            f"The Basiq API refused our credentials ({status}{detail}) while getting {what}. "
+            f"The Basiq API refused our credentials ({said}) for {what}. "
             "Check the API key (BLINK_DESKTOP_API_KEY or `blink-desktop login`)."
         )
-    return ApiResponseError(f"The Basiq API answered {status}{detail} while getting {what}.")
+    if status == 404:
+        return NotFound(f"The Basiq API has no such thing ({said}) for {what}.")
+    return ApiResponseError(f"The Basiq API refused {what} ({said}).")

@@ -148,12 +148,11 @@ class JsonHttp:
         except requests.RequestException as exc:
             if not _timed_out(exc):
                 raise ApiUnavailable(
-                    f"Cannot reach {self.service} to get {what}. Check your network connection "
+                    f"Cannot reach {self.service} for {what}. Check your network connection "
                     f"(or {self.setting}), then retry."
                 ) from None
             raise ApiUnavailable(
-                f"{service} did not answer in time while getting {what}. "
-                "Check your connection, then retry."
+                f"{service} did not answer in time for {what}. Check your connection, then retry."
             ) from None
         try:
             body = response.json()
@@ -165,8 +164,7 @@ class JsonHttp:
                 return Reply(response.status_code, {}, None)  # 204, as Basiq's DELETEs answer
             if response.status_code in RETRY_STATUSES or response.status_code >= 500:
                 unavailable = (
-                    f"{service} is not available right now ({response.status_code}) while "
-                    f"getting {what}."
+                    f"{service} is not available right now ({response.status_code}) for {what}."
                 )
                 if response.status_code in RETRY_STATUSES and retry_after is not None:
                     raise RetryLater(
@@ -177,6 +175,6 @@ class JsonHttp:
                 raise ApiUnavailable(f"{unavailable} Retry in a moment.")
             raise ApiResponseError(
                 f"{service} answered {response.status_code} with something that is not JSON "
-                f"while getting {what}. Check {self.setting}."
+                f"for {what}. Check {self.setting}."
             )
         return Reply(response.status_code, body, retry_after)

@@ -301,6 +301,7 @@ def error_detail(body: Any) -> str:
     """': title. detail' of the first error in Basiq's envelope, or '' when there is none."""
     try:
         first = body["data"][0]
-        return f": {first.get('title') or first.get('code')}. {first.get('detail') or ''}".rstrip()
+        title = str(first.get("title") or first.get("code")).rstrip(".")
+        return f": {title}. {first.get('detail') or ''}".rstrip()
     except (KeyError, IndexError, TypeError, AttributeError):
         return ""

@@ -197,6 +197,18 @@ def test_refresh_all_goes_on_past_a_failure(
     assert {connection for connection, _, _ in told} == {good, broken}
 
 
+def test_a_connection_deleted_elsewhere_is_deleted_here_too(
+    manager: ConnectionManager, api: Api, store: Store, user: str
+) -> None:
+    connection_id = connected(api, store, user)
+    manager.fetch(connection_id)
+    gone = api.call("DELETE", f"/users/{user}/connections/{connection_id}", api.token())
+    assert gone.status_code == 204  # in Basiq's dashboard, say
+    manager.delete(connection_id)
+    assert store.connection(connection_id) is None
+    assert manager.ledger.accounts(connection_id) == []
+
+
 def test_refresh_all_of_one_person_leaves_the_others_alone(
     manager: ConnectionManager, api: Api, store: Store, user: str
 ) -> None:

@@ -13,7 +13,7 @@ from pydantic import BaseModel
 
 from blink_desktop.basiq import Account, BasiqClient, Job, KeyHolder, TokenExpired, Transaction
 from blink_desktop.emulator import Emulator
-from blink_desktop.errors import ApiAuthError, ApiResponseError
+from blink_desktop.errors import ApiAuthError, ApiResponseError, NotFound
 from tests.conftest import Api, serving, wait_for
 
 
@@ -181,8 +181,10 @@ def test_delete_a_connection(client: BasiqClient, server: str, api: Api) -> None
     assert [c.id for c in client.connections(server, user)] == [kept]
     assert {a.connection for a in client.accounts(server, user)} == {kept}
     assert {t.connection for t in client.transactions(server, user)} == {kept}
-    with pytest.raises(ApiResponseError, match="404"):
-        client.delete_connection(server, user, gone)
+    client.delete_connection(server, user, gone)  # gone already: deleted, as asked
+    assert [c.id for c in client.connections(server, user)] == [kept]
+    with pytest.raises(NotFound, match=r"no such thing \(404: .*\) for the connection\.$"):
+        client.connection(server, user, gone)
 
 
 def test_an_expired_token_is_told_apart_and_the_keyholder_takes_a_new_one(
