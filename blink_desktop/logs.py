@@ -11,7 +11,10 @@ from pathlib import Path
 from typing import Any
 
 _FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
-_QUERY_SECRET = re.compile(r"(access_token=)[^&\s\"']+")
+# Blink's access_token=, the Consent UI's token= (and any other token= in a URL or a form).
+_QUERY_SECRET = re.compile(r"(?<![A-Za-z0-9_])((?:access_)?token=)[^&\s\"']+")
+# A JWT wherever it stands (Basiq's tokens and the emulator's are JWTs): header.payload.sig.
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 _BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
 
 
@@ -28,6 +31,7 @@ class Redactor(logging.Filter):
 
     def scrub(self, text: str) -> str:
         text = _BEARER.sub(r"\1[redacted]", _QUERY_SECRET.sub(r"\1[redacted]", text))
+        text = _JWT.sub("[redacted]", text)
         for secret in self._secrets:
             text = text.replace(secret, "[redacted]")
         return text

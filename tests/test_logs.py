@@ -18,6 +18,8 @@ def test_logs_go_to_a_file_with_tokens_and_secrets_scrubbed(tmp_path: Path) -> N
     logger = logging.getLogger("test")
     logger.info("GET /index.html?user_id=u&access_token=eyJ.abc.def&iframe=true")
     logger.info("header Bearer eyJhbGciOi.payload.sig and key %s", "sk-super-secret")
+    logger.info("GET /home?token=eyJhbGciOi.eyJzdWIi.c2ln&userId=u&state=s")
+    logger.info("a token in a sentence: %s.", "eyJhbGciOi.eyJzdWIi.c2ln")
     try:
         raise RuntimeError("failed with sk-super-secret")
     except RuntimeError:
@@ -26,6 +28,8 @@ def test_logs_go_to_a_file_with_tokens_and_secrets_scrubbed(tmp_path: Path) -> N
         handler.flush()
     text = log_file.read_text()
     assert "access_token=[redacted]&iframe=true" in text
+    assert "GET /home?token=[redacted]&userId=u&state=s" in text
+    assert "a token in a sentence: [redacted]." in text
     assert "eyJ" not in text
     assert "sk-super-secret" not in text
     assert "boom" in text
