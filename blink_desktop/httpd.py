@@ -290,6 +290,7 @@ class Serving:
             sock.close()
             raise
         self._server.channel_class = _Channel
+        self._server.pull_trigger = self._wake_loop
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
         self._idle = threading.Event()  # set while no loop runs
@@ -339,6 +340,16 @@ class Serving:
         finally:
             self._close_sockets()
             self._idle.set()
+
+    def _wake_loop(self) -> None:
+        """What a worker does when its response is written: wake the loop to send it. A worker
+        that finishes just after `stop()` closed the trigger has nobody left to wake, and its
+        client has had its answer: that is no error."""
+        try:
+            self._server.trigger.pull_trigger()
+        except OSError:
+            if not self._closed:
+                raise
 
     def _close_sockets(self) -> None:
         """The listening socket, every connection and the trigger; the loop ends with them."""

@@ -301,3 +301,11 @@ def test_a_crash_past_the_app_is_one_error_line_and_no_traceback_on_the_console(
     assert debug and debug[0].levelno == logging.DEBUG
     # Bottle's traceback of a crash in a route goes to the log at DEBUG, not to stderr.
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_worker_that_finishes_after_stop_wakes_nothing_and_raises_nothing() -> None:
+    # A worker ends each response by waking the loop (waitress: `if channel.connected:
+    # server.pull_trigger()`); stop() may close the trigger between the check and the call.
+    serving = Serving(lambda environ, start_response: []).start()
+    serving.stop()
+    serving._server.pull_trigger()  # as such a worker does: no OSError (bad file descriptor)
