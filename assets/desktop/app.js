@@ -175,10 +175,22 @@ function mine(items) {
   return user ? items.filter((item) => item.user_id === user) : items;
 }
 
+// Drawing the list anew (a job that finished, a reconcile) must not take focus from the row
+// the person is on: the same control of the same connection gets it back.
+function focusedInRow() {
+  const active = document.activeElement;
+  const row = active && active.closest ? active.closest("#connections .item") : null;
+  if (!row || !active.className) return null;
+  const selector = `#connections .item[data-id="${CSS.escape(row.dataset.id)}"] .${CSS.escape(active.className.split(" ")[0])}`;
+  return { restore: () => document.querySelector(selector)?.focus({ preventScroll: true }) };
+}
+
 function renderList(items, { quiet = false } = {}) {
   listed = items;
   const shown = mine(items);
+  const focus = focusedInRow();
   $("connections").replaceChildren(...shown.map(card));
+  if (focus) focus.restore();
   $("empty").hidden = shown.length > 0;
   connectionPage.listChanged(shown);
   // A connection nobody saw arrive (it finished after the panel closed, or was found at
