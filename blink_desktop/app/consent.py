@@ -39,6 +39,10 @@ log = logging.getLogger(__name__)
 
 # Basiq's `action` values [consent-actions.md]; none (or "null") means consent, then connect.
 ACTIONS = frozenset({"connect", "manage", "extend", "update", "reauthorise"})
+# Those a `connectionId` goes with: it logs in again to a web connection or reauthorises an
+# open-banking one [consent-parameters.md]. `update` is the consent's (new scopes may revoke it
+# and delete its connections), never a connection's password.
+WITH_CONNECTION = frozenset({None, "connect", "reauthorise"})
 VIA = "the Consent UI"
 MAX_JOBS = 20  # one visit's connections; more is not a redirect the Consent UI sends
 MAX_RECORDED = 4000  # characters of the redirect URL the event log keeps
@@ -128,6 +132,11 @@ class ConsentFlow:
             raise BlinkError("That is not a connection id.")
         session = replace(self._service.start(), via=VIA)
         state = secrets.token_urlsafe(24)
+        if connection_id is not None and action not in WITH_CONNECTION:
+            raise BlinkError(
+                f"The Consent UI's {action} action takes no connection: log in to a bank again "
+                "with the connect action."
+            )
         query = {"token": session.token, "userId": session.basiq_user_id, "state": state}
         if action is not None:
             query["action"] = action

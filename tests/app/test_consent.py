@@ -98,13 +98,18 @@ def test_each_visit_has_a_bound_token_and_a_fresh_state(
     again = flow.start("manage")
     assert again.state != visit.state
     assert parse_qs(urlsplit(again.url).query)["action"] == ["manage"]
-    fixing = parse_qs(urlsplit(flow.start("update", "conn-1").url).query)
-    assert (fixing["action"], fixing["connectionId"]) == (["update"], ["conn-1"])
+    # Fix, as the window asks it (app.js): log in again to that connection [consent-parameters].
+    fixing = parse_qs(urlsplit(flow.start("connect", "conn-1").url).query)
+    assert (fixing["action"], fixing["connectionId"]) == (["connect"], ["conn-1"])
+    # `update` is the consent's, which may revoke it and delete its connections: never a Fix.
+    for action in ("update", "manage", "extend"):
+        with pytest.raises(BlinkError, match="takes no connection"):
+            flow.start(action, "conn-1")
     assert "action" not in parse_qs(urlsplit(flow.start("null").url).query)
     with pytest.raises(BlinkError, match="no action"):
         flow.start("delete-everything")
     with pytest.raises(BlinkError, match="not a connection id"):
-        flow.start("update", "../users")
+        flow.start("connect", "../users")
 
 
 def test_hooli_through_the_consent_ui_is_stored_with_its_method(
