@@ -711,7 +711,8 @@ async function start() {
   boot.connections.forEach((item) => found.includes(item.id) || seen.add(item.id));
   renderList(boot.connections);
   const announce = (ids) => ids.forEach((id) => seen.delete(id)); // a visit's, once active
-  consent.setup({ py, notice, follow: (jobId) => follow(jobId), refreshList, setMode, announce }, boot.flow);
+  const reopen = (connectionId, loggedIn) => connectionPage.resume(connectionId, loggedIn); // after a Fix
+  consent.setup({ py, notice, follow: (jobId) => follow(jobId), refreshList, setMode, announce, reopen }, boot.flow);
   if (boot.identifier) {
     $("connect").disabled = false;
     // Blink first: asking Basiq for the list can wait until Blink is on its way.

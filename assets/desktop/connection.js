@@ -155,6 +155,7 @@ function showPage(reply) {
     logo.append(img);
   } else logo.textContent = (connection.institution || "?").slice(0, 1);
   showStatus(connection.status);
+  if (fixing === page.id && connection.status === "active") fixed(); // active before it opened
   $("conn-method").textContent = METHOD[connection.method] || connection.method || "Web login";
   $("conn-created").textContent = when(connection.created);
   $("conn-refreshed").textContent = when(connection.refreshed);
@@ -486,11 +487,25 @@ export function listChanged(items) {
   if (item.status === page.connection.status) return;
   page.connection.status = item.status;
   showStatus(item.status);
-  if (fixing === page.id && item.status === "active") {
-    fixing = null;
-    say("Fixed: the bank accepted the login again. Fetching the latest data…", "success");
-    refresh(page.id);
-  }
+  if (fixing === page.id && item.status === "active") fixed();
+}
+
+/**
+ * Back from a Fix in Basiq's Consent UI, for which the window left this page: the connection's
+ * page again. `loggedIn`: the bank took the new login, so once the connection is active its
+ * data is refreshed, as after Blink's update mode; otherwise the person left without fixing it.
+ */
+export function resume(connectionId, loggedIn) {
+  fixing = loggedIn ? connectionId : null;
+  open(connectionId); // its first step clears the page's line; ours comes after
+  if (loggedIn) say("Back from Basiq: checking the new login with the bank…");
+  else say("You left Basiq's page: this connection still needs fixing.", "error");
+}
+
+function fixed() {
+  fixing = null;
+  say("Fixed: the bank accepted the login again. Fetching the latest data…", "success");
+  refresh(page.id);
 }
 
 function askDelete() {

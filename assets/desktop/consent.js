@@ -6,7 +6,7 @@
 
 const $ = (id) => document.getElementById(id);
 
-let app = null; // {py, notice, follow, refreshList, setMode, announce}: app.js's, from setup
+let app = null; // {py, notice, follow, refreshList, setMode, announce, reopen}: app.js's, from setup
 let flow = null; // "blink" or "consent", once the app behind the window says
 let learnt = null;
 const SHOWN = "blink-desktop.consent-return"; // the id of the last way back this tab showed
@@ -73,16 +73,19 @@ function returned(back) {
   if (back.kind === "refused") {
     app.notice(`The way back from Basiq's consent page was refused (${back.reason}). Nothing was stored.`, "error");
   } else if (back.kind === "cancelled") {
-    app.notice("You left Basiq's consent page: no bank was connected.");
+    if (back.connection_id) app.reopen(back.connection_id, false); // a Fix, left unfinished
+    else app.notice("You left Basiq's consent page: no bank was connected.");
   } else if (back.kind === "managed") {
     app.notice("Back from managing your consent: the list shows what Basiq still holds.");
     app.refreshList(); // what the app found gone (backend mode); reconcile does it otherwise
   } else if (back.kind === "jobs") {
     const jobs = Array.isArray(back.job_ids) ? back.job_ids : [];
+    const fixed = back.connection_id || null; // a Fix: that connection's page, not a new one
     // Announced in the list's own words once active, whether stored before this page loaded
     // (a job that had finished) or found by listing at Basiq (jobs that could not be read).
-    app.announce([...(back.connections || []), ...(back.found || [])]);
-    if (jobs.length) app.notice("Back from Basiq: retrieving your accounts…", "success");
+    app.announce([...(back.connections || []), ...(back.found || [])].filter((id) => id !== fixed));
+    if (fixed) app.reopen(fixed, true);
+    else if (jobs.length) app.notice("Back from Basiq: retrieving your accounts…", "success");
     jobs.forEach((jobId) => app.follow(jobId));
     app.refreshList();
   }

@@ -83,7 +83,8 @@ class Returned:
     """What a redirect back brought, for the page: jobs to follow (`job_ids`), a cancellation,
     the end of a `manage` visit, or a refusal (`reason`). `connections`: what the jobs made.
     `unreadable` jobs were looked for by listing the user's connections at Basiq instead,
-    which `found`."""
+    which `found`. `connection_id`: the connection a Fix visit was for, whose page the window
+    goes back to (its own page was unloaded for the visit)."""
 
     kind: Kind
     action: str | None = None
@@ -93,6 +94,7 @@ class Returned:
     reason: str | None = None
     connections: tuple[str, ...] = ()
     removed: tuple[str, ...] = ()  # what `manage` deleted, where the page cannot list at Basiq
+    connection_id: str | None = None  # the connection the visit was to fix (`connectionId`)
     id: str = field(default_factory=lambda: secrets.token_hex(8))  # the page shows each once
 
     def to_json(self) -> dict[str, Any]:
@@ -130,13 +132,13 @@ class ConsentFlow:
             raise BlinkError(f"The Consent UI has no action {str(action)[:40]!r}.")
         if connection_id is not None and not _ID.fullmatch(connection_id):
             raise BlinkError("That is not a connection id.")
-        session = replace(self._service.start(), via=VIA)
-        state = secrets.token_urlsafe(24)
         if connection_id is not None and action not in WITH_CONNECTION:
             raise BlinkError(
                 f"The Consent UI's {action} action takes no connection: log in to a bank again "
                 "with the connect action."
             )
+        session = replace(self._service.start(), via=VIA)
+        state = secrets.token_urlsafe(24)
         query = {"token": session.token, "userId": session.basiq_user_id, "state": state}
         if action is not None:
             query["action"] = action
@@ -203,13 +205,21 @@ class ConsentFlow:
         self._service.follow(visit.session, job_ids)
         if kind == "jobs":
             log.info("Consent UI: back with %d job(s)", len(job_ids) + len(malformed))
-            return Returned(kind, visit.action, tuple(job_ids), tuple(malformed))
+            return Returned(
+                kind,
+                visit.action,
+                tuple(job_ids),
+                tuple(malformed),
+                connection_id=visit.connection_id,
+            )
         log.info("Consent UI: back with no jobs (%s)", kind)
         if kind == "managed":
             with self._lock:
                 self._managed = visit.session
             return Returned(kind, visit.action)
-        return self._finish(pending, Returned(kind, visit.action))
+        return self._finish(
+            pending, Returned(kind, visit.action, connection_id=visit.connection_id)
+        )
 
     def settle(self, returned: Returned) -> Returned:
         """Read each job once through the connect service's job-following, which stores the

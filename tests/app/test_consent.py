@@ -196,6 +196,40 @@ def test_no_jobs_is_a_cancellation_and_manage_comes_back_as_such(
     ]
 
 
+def test_a_fix_comes_back_to_its_connection_which_is_updated_in_place(
+    flow: ConsentFlow, api: Api, store: Store, emulator: Emulator
+) -> None:
+    visit = flow.start()
+    person = Visitor(api, visit)
+    person.accept()
+    job_id = person.log_in()
+    connection_id = person.connected(job_id)
+    first = flow.settle(flow.receive(back(visit, jobId=job_id, jobIds=job_id)))
+    assert first.connection_id is None  # a new connection's way back names none
+    emulator.break_connection(connection_id)
+    with store.writing("a refresh that failed") as tx:
+        tx.set_status(connection_id, "invalid", "refresh")
+
+    fixing = flow.start("connect", connection_id)
+    person = Visitor(api, fixing)
+    update = person.start(connectionId=connection_id, loginId="gavinBelson", password="hooli2016")
+    assert update.status_code == 202, update.text
+    again = update.json()["id"]
+    assert person.connected(again) == connection_id
+    returned = flow.receive(back(fixing, jobId=again, jobIds=again))
+    assert (returned.kind, returned.connection_id) == ("jobs", connection_id)
+    settled = flow.settle(returned)
+    assert (settled.connections, settled.connection_id) == ((connection_id,), connection_id)
+    assert settled.to_json()["connection_id"] == connection_id  # what the page reopens
+    [row] = store.connections()
+    assert (row.id, row.status) == (connection_id, "active")
+
+    left = flow.start("connect", connection_id)
+    cancelled = flow.settle(flow.receive(back(left)))
+    assert (cancelled.kind, cancelled.connection_id) == ("cancelled", connection_id)
+    assert [event["job_id"] for event in redirects(store)] == [job_id, again, None]
+
+
 def test_jobs_that_cannot_be_read_fall_back_to_listing_at_basiq(
     flow: ConsentFlow, api: Api, store: Store
 ) -> None:

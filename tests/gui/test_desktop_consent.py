@@ -18,7 +18,9 @@ import pytest
 import requests
 
 from blink_desktop import upstream
+from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.emulator import DEFAULT_API_KEY
+from tests.gui.test_connection_page import PAGE, Bank, assert_page_matches, shown_count
 from tests.gui.test_consent_ui import ConsentUi
 from tests.gui.test_desktop_app import Desktop, Xdo
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
@@ -63,6 +65,12 @@ def visit_query(app: Desktop) -> dict[str, str]:
 
 def back_home(app: Desktop) -> None:
     app.cdp.wait_for(HOME, 30)
+
+
+def open_page(app: Desktop, connection_id: str) -> None:
+    """Open a connection's page from its row; wait for its transactions."""
+    app.cdp.click(f'#connections .item[data-id="{connection_id}"] .item-open')
+    app.cdp.wait_for(f"!{PAGE}.hidden && document.querySelectorAll('#tx-rows .tx-row').length", 20)
 
 
 def emulator_api(app: Desktop) -> tuple[str, dict[str, str]]:
@@ -210,3 +218,80 @@ def test_escape_and_ctrl_w_bring_the_window_back_from_the_consent_ui(
         back_home(app)
         assert app.process.poll() is None
     assert app.cli("connections", "--json") == []
+
+
+def test_fix_logs_in_again_through_the_consent_ui_and_refreshes_the_data(
+    desktop: Callable[..., Desktop],  # noqa: F811
+) -> None:
+    """Issue 13's Fix in the consent flow: a broken connection's Fix takes the window to the
+    Consent UI with its `connectionId`; leaving there brings the window back to that page, still
+    to fix; logging in again brings it back Active, with the data the bank has now. Nothing new
+    is stored."""
+    app = consent_app(desktop)
+    stored = connect_hooli_through_the_consent_ui(app)
+    open_page(app, stored["id"])
+    # Days pass at the bank while the connection is broken: only a fetch after the fix has them.
+    app.cdp.click("#conn-simulate summary")
+    app.cdp.type("#sim-days", "3")
+    app.cdp.click("#sim-time button")
+    app.cdp.wait_for("document.getElementById('conn-notice').textContent.includes('passed')", 10)
+    app.cdp.click("#conn-simulate summary")
+    app.cdp.click("#sim-break")
+    app.cdp.wait_for("document.getElementById('conn-notice').textContent.includes('Broken')", 10)
+    app.cdp.click("#conn-refresh")
+    app.cdp.wait_for(
+        "document.getElementById('conn-notice').dataset.kind === 'error'"
+        " && !document.getElementById('conn-fix').hidden",
+        60,
+    )
+    assert "refused the saved password" in (app.cdp.text("#conn-notice") or "")
+    assert app.cdp.text("#conn-status") == "Needs fixing"
+    before = shown_count(app)
+
+    # Leaving the Consent UI brings the window back to the page, which still needs fixing.
+    ui = open_consent_ui(app, "#conn-fix")
+    ui.page.wait_visible("#close", 15)
+    ui.page.click("#close")
+    ui.confirm("leave-dialog", "leave-confirm", leaves=True)
+    back_home(app)
+    app.cdp.wait_for(f"!{PAGE}.hidden && {PAGE}.dataset.status === 'invalid'", 30)
+    app.cdp.wait_for("document.getElementById('conn-notice').textContent.includes('still')", 10)
+    assert "still needs fixing" in (app.cdp.text("#conn-notice") or "")
+    assert app.cdp.visible("#conn-fix")
+
+    ui = open_consent_ui(app, "#conn-fix")
+    query = visit_query(app)
+    assert (query["action"], query["connectionId"]) == ("connect", stored["id"])
+    assert query["userId"] == stored["user_id"]
+    assert app.cdp.evaluate("typeof window.pywebview") == "undefined"
+    url, server = emulator_api(app)
+    ui.wait_title("Update your login")
+    ui.log_in("gavinBelson", "hooli2016")
+    ui.wait_title("Connected")
+    ui.click_away("#done")
+    back_home(app)
+
+    # Back on the connection's page, Active again, and the data refreshed to what Basiq holds.
+    app.cdp.wait_for(f"!{PAGE}.hidden && {PAGE}.dataset.status === 'active'", 30)
+    assert app.cdp.text("#conn-title") == "Hooli"
+    app.cdp.wait_for("document.getElementById('conn-fix').hidden", 5)
+    app.cdp.wait_for("document.getElementById('conn-notice').textContent === 'Up to date.'", 60)
+    bank = Bank(BasiqClient(url), DEFAULT_API_KEY, stored["user_id"], stored["id"])
+    transactions = assert_page_matches(app, bank)
+    assert len(transactions) > before
+
+    # The same connection, updated in place: not a second one, here or at Basiq.
+    [again] = app.cli("connections", "--json")
+    assert (again["id"], again["status"], again["method"]) == (stored["id"], "active", "web")
+    assert [item["id"] for item in listed_at_basiq(url, server, stored["user_id"])] == [
+        stored["id"]
+    ]
+    assert [item["id"] for item in app.listed()] == [stored["id"]]
+    # The way back is in the events log, as the first visit's was.
+    events = app.cli("events", "--json")
+    redirects = [e for e in events if e["event"] == "redirect"]
+    assert [r["accepted"] for r in redirects] == [True, True, True]
+    assert "cancellation" in redirects[1]["reason"]
+    assert redirects[-1]["job_id"] and redirects[-1]["job_id"] != redirects[0]["job_id"]
+    assert query["state"] in redirects[-1]["payload"]["url"]
+    assert query["token"] not in json.dumps(events)
