@@ -101,6 +101,25 @@ def open_page(app: Desktop, bank: Bank) -> None:
     app.cdp.wait_for(f"!{PAGE}.hidden && {ROWS}.length > 0", 20)
 
 
+def simulate_break(app: Desktop) -> None:
+    """Simulate → Break: the bank now refuses the saved password."""
+    app.cdp.click("#conn-simulate summary")
+    app.cdp.click("#sim-break")
+    app.cdp.wait_for("document.getElementById('conn-notice').textContent.includes('Broken')", 10)
+
+
+def refresh_fails_needing_a_fix(app: Desktop) -> None:
+    """Refresh a broken connection: it fails in words, and the page offers Fix."""
+    app.cdp.click("#conn-refresh")
+    app.cdp.wait_for(
+        "document.getElementById('conn-notice').dataset.kind === 'error'"
+        " && !document.getElementById('conn-fix').hidden",
+        60,
+    )
+    assert "refused the saved password" in (app.cdp.text("#conn-notice") or "")
+    assert app.cdp.text("#conn-status") == "Needs fixing"
+
+
 def shown_accounts(app: Desktop) -> dict[str, list[str]]:
     rows: dict[str, list[str]] = app.cdp.evaluate(
         "Object.fromEntries([...document.querySelectorAll('#accounts tbody tr')].map(tr =>"
@@ -274,17 +293,8 @@ def test_a_connections_page_shows_what_basiq_holds_and_acts_on_it(
     assert len(more) > len(transactions)
 
     # Break it: the next refresh fails in words, and Fix logs in again in Blink's update mode.
-    app.cdp.click("#conn-simulate summary")
-    app.cdp.click("#sim-break")
-    app.cdp.wait_for("document.getElementById('conn-notice').textContent.includes('Broken')", 10)
-    app.cdp.click("#conn-refresh")
-    app.cdp.wait_for(
-        "document.getElementById('conn-notice').dataset.kind === 'error'"
-        " && !document.getElementById('conn-fix').hidden",
-        60,
-    )
-    assert "refused the saved password" in (app.cdp.text("#conn-notice") or "")
-    assert app.cdp.text("#conn-status") == "Needs fixing"
+    simulate_break(app)
+    refresh_fails_needing_a_fix(app)
     app.cdp.click("#conn-fix")
     app.cdp.wait_for(f"{IFRAME} && new URL({IFRAME}.src).searchParams.get('connection_id')", 20)
     frame = blink_frame(app.cdp, app.cdp.evaluate(f"new URL({IFRAME}.src).origin"))

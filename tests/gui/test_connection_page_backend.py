@@ -27,6 +27,7 @@ from tests.gui.test_connection_page import (
     assert_page_matches,
     connect_hooli,
     open_page,
+    refresh_fails_needing_a_fix,
 )
 from tests.gui.test_desktop_app import IFRAME, Desktop, blink_frame
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
@@ -105,14 +106,7 @@ def test_the_connection_page_in_backend_mode_against_serve(
 
             # A password changed at the bank: the refresh fails in words, and Fix mends it.
             emulator.break_connection(bank.connection_id)
-            app.cdp.click("#conn-refresh")
-            app.cdp.wait_for(
-                "document.getElementById('conn-notice').dataset.kind === 'error'"
-                " && !document.getElementById('conn-fix').hidden",
-                60,
-            )
-            assert "refused the saved password" in (app.cdp.text("#conn-notice") or "")
-            assert app.cdp.text("#conn-status") == "Needs fixing"
+            refresh_fails_needing_a_fix(app)
             app.cdp.click("#conn-fix")
             app.cdp.wait_for(
                 f"{IFRAME} && new URL({IFRAME}.src).searchParams.get('connection_id')", 20

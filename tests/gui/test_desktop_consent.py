@@ -20,7 +20,14 @@ import requests
 from blink_desktop import upstream
 from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.emulator import DEFAULT_API_KEY
-from tests.gui.test_connection_page import PAGE, Bank, assert_page_matches, shown_count
+from tests.gui.test_connection_page import (
+    PAGE,
+    Bank,
+    assert_page_matches,
+    refresh_fails_needing_a_fix,
+    shown_count,
+    simulate_break,
+)
 from tests.gui.test_consent_ui import ConsentUi
 from tests.gui.test_desktop_app import Desktop, Xdo
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
@@ -235,17 +242,8 @@ def test_fix_logs_in_again_through_the_consent_ui_and_refreshes_the_data(
     app.cdp.type("#sim-days", "3")
     app.cdp.click("#sim-time button")
     app.cdp.wait_for("document.getElementById('conn-notice').textContent.includes('passed')", 10)
-    app.cdp.click("#conn-simulate summary")
-    app.cdp.click("#sim-break")
-    app.cdp.wait_for("document.getElementById('conn-notice').textContent.includes('Broken')", 10)
-    app.cdp.click("#conn-refresh")
-    app.cdp.wait_for(
-        "document.getElementById('conn-notice').dataset.kind === 'error'"
-        " && !document.getElementById('conn-fix').hidden",
-        60,
-    )
-    assert "refused the saved password" in (app.cdp.text("#conn-notice") or "")
-    assert app.cdp.text("#conn-status") == "Needs fixing"
+    simulate_break(app)
+    refresh_fails_needing_a_fix(app)
     before = shown_count(app)
 
     # Leaving the Consent UI brings the window back to the page, which still needs fixing.
