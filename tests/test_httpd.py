@@ -262,6 +262,8 @@ def test_ctrl_c_in_serve_forever_reaches_the_caller_and_frees_the_port() -> None
         wait_for(lambda: requests.get(f"{serving.url}/ok", timeout=5).status_code == 201)
         signal.pthread_kill(main, signal.SIGINT)
 
+    # A shell that starts the tests in the background leaves SIGINT ignored: Ctrl-C's own here.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     interrupter = threading.Thread(target=interrupt)
     interrupter.start()
     try:
@@ -269,6 +271,7 @@ def test_ctrl_c_in_serve_forever_reaches_the_caller_and_frees_the_port() -> None
             serving.serve_forever()
     finally:
         interrupter.join(timeout=10)
+        signal.signal(signal.SIGINT, previous)
     with pytest.raises(requests.ConnectionError):
         requests.get(f"{serving.url}/ok", timeout=2)
 
