@@ -131,6 +131,7 @@
   var addField = page.addField;
   var setFieldError = page.setFieldError;
   var fieldValue = page.fieldValue;
+  var findStep = page.findStep;
   var UNKNOWN_ERROR = page.UNKNOWN_ERROR;
 
   // Resolves with the JSON body; rejects with the API's first error object, or UNKNOWN_ERROR:
@@ -460,11 +461,6 @@
 
   function schedulePoll(jobId, attempt, delay) {
     window.setTimeout(function () { poll(jobId, attempt); }, delay);
-  }
-
-  function findStep(job, title) {
-    var steps = Array.isArray(job.steps) ? job.steps : [];
-    return steps.filter(function (step) { return step && step.title === title; })[0];
   }
 
   function poll(jobId, attempt) {

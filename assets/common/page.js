@@ -133,6 +133,12 @@
     else input.removeAttribute("aria-invalid");
   }
 
+  // A job's step of that title (verify-credentials, mfa-challenge, …), or undefined.
+  function findStep(job, title) {
+    var steps = Array.isArray(job.steps) ? job.steps : [];
+    return steps.filter(function (step) { return step && step.title === title; })[0];
+  }
+
   // The fields of a bank's MFA challenge, one per prompt it gives (else one "Answer"), in
   // `container`; returns how many, and the first (to focus).
   function addMfaFields(container, challenge) {
@@ -183,6 +189,7 @@
     logo: logo,
     addField: addField,
     setFieldError: setFieldError,
+    findStep: findStep,
     addMfaFields: addMfaFields,
     mfaAnswers: mfaAnswers,
     fieldValue: fieldValue

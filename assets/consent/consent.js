@@ -65,6 +65,7 @@
   var addField = page.addField;
   var setFieldError = page.setFieldError;
   var fieldValue = page.fieldValue;
+  var findStep = page.findStep;
 
   // Resolves with the JSON body (or null for 204); rejects with the API's first error object.
   function request(method, path, body, withToken) {
@@ -484,11 +485,6 @@
 
   function schedulePoll(jobId, attempt, delay) {
     window.setTimeout(function () { poll(jobId, attempt); }, delay);
-  }
-
-  function findStep(job, title) {
-    var steps = Array.isArray(job.steps) ? job.steps : [];
-    return steps.filter(function (step) { return step && step.title === title; })[0];
   }
 
   function poll(jobId, attempt) {
