@@ -244,11 +244,17 @@ def bare_window(folder: Path) -> None:
 # Timing
 
 
-def _type(cdp: CDP, selector: str, text: str) -> float:
+def _search(cdp: CDP, selector: str, count_id: str, want: str) -> float:
+    """Seconds from typing SEARCH into `selector` until `count_id` reads `want`."""
     cdp.evaluate(f"document.querySelector({json.dumps(selector)}).focus()")
     typed = time.time()
-    cdp.send("Input.insertText", {"text": text})
-    return typed
+    cdp.send("Input.insertText", {"text": SEARCH})
+    cdp.wait_for(
+        f"document.getElementById({json.dumps(count_id)}).textContent === {json.dumps(want)}",
+        TIMEOUT_S,
+        interval=POLL_S,
+    )
+    return time.time() - typed
 
 
 Times = tuple[float, float, float]  # first rows, every row in the list, search
@@ -293,14 +299,8 @@ def app_run(data: Path, connection: str, expected: int, total: int) -> Times:
                     " && !!Chart.getChart(document.getElementById('chart-spending'))",
                     TIMEOUT_S,
                 )
-                want = json.dumps(f"{expected:,} of {total:,} transactions")
-                typed = _type(cdp, "#tx-search", SEARCH)
-                cdp.wait_for(
-                    f"document.getElementById('tx-count').textContent === {want}",
-                    TIMEOUT_S,
-                    interval=POLL_S,
-                )
-                filtered = time.time() - typed
+                want = f"{expected:,} of {total:,} transactions"
+                filtered = _search(cdp, "#tx-search", "tx-count", want)
         finally:
             _stop(process)
     return shown, complete, filtered
@@ -328,14 +328,7 @@ def bare_run(rows_file: Path, expected: int, total: int) -> Times:
                     "document.querySelector('#rows tr') !== null", TIMEOUT_S, interval=POLL_S
                 )
                 shown = time.time() - clicked
-                want = json.dumps(f"{expected} of {total} transactions")
-                typed = _type(cdp, "#search", SEARCH)
-                cdp.wait_for(
-                    f"document.getElementById('count').textContent === {want}",
-                    TIMEOUT_S,
-                    interval=POLL_S,
-                )
-                filtered = time.time() - typed
+                filtered = _search(cdp, "#search", "count", f"{expected} of {total} transactions")
         finally:
             _stop(process)
     return shown, shown, filtered  # every row at once
