@@ -120,6 +120,24 @@ def refresh_fails_needing_a_fix(app: Desktop) -> None:
     assert app.cdp.text("#conn-status") == "Needs fixing"
 
 
+def fix_in_blink(app: Desktop) -> None:
+    """Fix: Blink in update mode, the password again, then the page Active and up to date."""
+    app.cdp.click("#conn-fix")
+    app.cdp.wait_for(f"{IFRAME} && new URL({IFRAME}.src).searchParams.get('connection_id')", 20)
+    frame = blink_frame(app.cdp, app.cdp.evaluate(f"new URL({IFRAME}.src).origin"))
+    frame.wait_for("document.getElementById('title').textContent === 'Login'", 20)
+    frame.type("#loginId", "gavinBelson")
+    frame.type("#password", "hooli2016")
+    frame.click("#connect")
+    frame.wait_visible("#screen-result", 20)
+    assert frame.text("#title") == "Success"
+    frame.click("#done")
+    app.cdp.wait_for("document.getElementById('panel').hidden", 20)
+    app.cdp.wait_for("document.getElementById('conn-status').textContent === 'Active'", 30)
+    app.cdp.wait_for("document.getElementById('conn-fix').hidden", 5)
+    app.cdp.wait_for("document.getElementById('conn-notice').textContent === 'Up to date.'", 60)
+
+
 def shown_accounts(app: Desktop) -> dict[str, list[str]]:
     rows: dict[str, list[str]] = app.cdp.evaluate(
         "Object.fromEntries([...document.querySelectorAll('#accounts tbody tr')].map(tr =>"
@@ -295,20 +313,7 @@ def test_a_connections_page_shows_what_basiq_holds_and_acts_on_it(
     # Break it: the next refresh fails in words, and Fix logs in again in Blink's update mode.
     simulate_break(app)
     refresh_fails_needing_a_fix(app)
-    app.cdp.click("#conn-fix")
-    app.cdp.wait_for(f"{IFRAME} && new URL({IFRAME}.src).searchParams.get('connection_id')", 20)
-    frame = blink_frame(app.cdp, app.cdp.evaluate(f"new URL({IFRAME}.src).origin"))
-    frame.wait_for("document.getElementById('title').textContent === 'Login'", 20)
-    frame.type("#loginId", "gavinBelson")
-    frame.type("#password", "hooli2016")
-    frame.click("#connect")
-    frame.wait_visible("#screen-result", 20)
-    assert frame.text("#title") == "Success"
-    frame.click("#done")
-    app.cdp.wait_for("document.getElementById('panel').hidden", 20)
-    app.cdp.wait_for("document.getElementById('conn-status').textContent === 'Active'", 30)
-    app.cdp.wait_for("document.getElementById('conn-fix').hidden", 5)
-    app.cdp.wait_for("document.getElementById('conn-notice').textContent === 'Up to date.'", 60)
+    fix_in_blink(app)
     assert_page_matches(app, bank)
 
     # Export, as CSV then JSON: every transaction of the connection, as the API holds them.

@@ -26,10 +26,11 @@ from tests.gui.test_connection_page import (
     PAGE,
     assert_page_matches,
     connect_hooli,
+    fix_in_blink,
     open_page,
     refresh_fails_needing_a_fix,
 )
-from tests.gui.test_desktop_app import IFRAME, Desktop, blink_frame
+from tests.gui.test_desktop_app import Desktop
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
 
 pytestmark = pytest.mark.gui
@@ -107,23 +108,7 @@ def test_the_connection_page_in_backend_mode_against_serve(
             # A password changed at the bank: the refresh fails in words, and Fix mends it.
             emulator.break_connection(bank.connection_id)
             refresh_fails_needing_a_fix(app)
-            app.cdp.click("#conn-fix")
-            app.cdp.wait_for(
-                f"{IFRAME} && new URL({IFRAME}.src).searchParams.get('connection_id')", 20
-            )
-            frame = blink_frame(app.cdp, emulator.url)
-            frame.wait_for("document.getElementById('title').textContent === 'Login'", 20)
-            frame.type("#loginId", "gavinBelson")
-            frame.type("#password", "hooli2016")
-            frame.click("#connect")
-            frame.wait_visible("#screen-result", 20)
-            assert frame.text("#title") == "Success"
-            frame.click("#done")
-            app.cdp.wait_for("document.getElementById('panel').hidden", 20)
-            app.cdp.wait_for("document.getElementById('conn-status').textContent === 'Active'", 30)
-            app.cdp.wait_for(
-                "document.getElementById('conn-notice').textContent === 'Up to date.'", 60
-            )
+            fix_in_blink(app)
             assert_page_matches(app, bank)
 
             # Days pass at the bank; a refresh through the server shows the job's steps live.
