@@ -83,21 +83,28 @@ class _Context:
             time.sleep(interval)
 
     def element_center(self, selector: str) -> tuple[float, float]:
-        """Scroll an element into view and wait until it stops moving; return its centre."""
+        """Scroll an element into view and wait until it stops moving; return its centre.
+
+        A page that draws the element anew meanwhile (a list re-rendered) detaches the one
+        found: the selector is then looked up again, as a person's eye finds the new one."""
         box = self.evaluate(
             f"""(async () => {{
-                const el = document.querySelector({_js(selector)});
-                if (!el) return null;
-                el.scrollIntoView({{block: "center", inline: "center"}});
                 const frame = () => new Promise(done => requestAnimationFrame(() => done()));
-                let r = el.getBoundingClientRect(), last = "";
-                for (let i = 0; i < 60; i++) {{
-                    await frame();
-                    r = el.getBoundingClientRect();
-                    const now = [r.left, r.top, r.width, r.height].join();
-                    if (now === last) break;
-                    last = now;
+                let el = null, r = null;
+                for (let tries = 0; tries < 10 && !(el && el.isConnected); tries++) {{
+                    el = document.querySelector({_js(selector)});
+                    if (!el) return null;
+                    el.scrollIntoView({{block: "center", inline: "center"}});
+                    let last = "";
+                    for (let i = 0; i < 60 && el.isConnected; i++) {{
+                        await frame();
+                        r = el.getBoundingClientRect();
+                        const now = [r.left, r.top, r.width, r.height].join();
+                        if (now === last) break;
+                        last = now;
+                    }}
                 }}
+                r = el.getBoundingClientRect();
                 const x = r.left + r.width / 2, y = r.top + r.height / 2;
                 const top = document.elementFromPoint(x, y);
                 const hit = !!top && (top === el || el.contains(top));
