@@ -158,14 +158,27 @@ class _Context:
         return False
 
     def type(self, selector: str, text: str) -> None:
-        """Click into a field, select what is there, and type text with real key input."""
-        self.click(selector)
-        self.wait_for(f"document.activeElement === document.querySelector({_js(selector)})", 5)
-        self.evaluate("document.activeElement.select && document.activeElement.select()")
-        if text:
-            self.cdp.send("Input.insertText", {"text": text})
-        else:
-            self.cdp.press("Backspace")
+        """Click into a field, select what is there, and type text with real key input.
+
+        Keys go to the page's focused frame. A field can be its document's active element
+        while another frame holds the focus (a click discarded on its way into an iframe), and
+        then the keys land elsewhere: the field is checked, and typed into again once, as a
+        person would who saw it still empty."""
+        field = f"document.querySelector({_js(selector)})"
+        for attempt in range(2):
+            self.click(selector)
+            self.wait_for(f"document.activeElement === {field} && document.hasFocus()", 5)
+            self.evaluate("document.activeElement.select && document.activeElement.select()")
+            if text:
+                self.cdp.send("Input.insertText", {"text": text})
+            else:
+                self.cdp.press("Backspace")
+            try:
+                self.wait_for(f"!('value' in {field}) || {field}.value === {_js(text)}", 2)
+                return
+            except TimeoutError:
+                if attempt:
+                    raise
 
     def text(self, selector: str) -> str | None:
         text: str | None = self.evaluate(

@@ -63,6 +63,25 @@ class Blink(Frame):
         return super()._context_id()
 
 
+def blink_shows(frame: Frame) -> str:
+    """What Blink shows, for a failed wait: its title, screen, fields and focus."""
+    try:
+        return str(
+            frame.evaluate(
+                """JSON.stringify({
+                title: document.getElementById('title').textContent,
+                screen: [...document.querySelectorAll('[id^=screen-]')]
+                    .filter(s => !s.hidden).map(s => s.id),
+                fields: [...document.querySelectorAll('input')].filter(i => i.offsetParent)
+                    .map(i => i.id + '=' + i.value.length + ' chars'),
+                focus: (document.activeElement || {}).id, hasFocus: document.hasFocus(),
+                text: document.body.innerText.slice(0, 300)})"""
+            )
+        )
+    except Exception as exc:  # the frame may be gone: say so rather than hide the first error
+        return f"<Blink cannot be read: {exc}>"
+
+
 def blink_frame(cdp: CDP, origin: str, timeout: float = 20) -> Blink:
     """The Blink frame the panel shows, once its document has loaded."""
     cdp.wait_for(f"{IFRAME} && new URL({IFRAME}.src).origin === {json.dumps(origin)}", timeout)
@@ -102,7 +121,10 @@ class Desktop:
 
     def log_in(self, frame: Frame, login: str, password: str, institution: str = "AU00000") -> None:
         self.submit_login(frame, login, password, institution)
-        frame.wait_visible("#screen-result", 20)
+        try:
+            frame.wait_visible("#screen-result", 20)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}; Blink shows {blink_shows(frame)}") from None
 
     def submit_login(
         self, frame: Frame, login: str, password: str, institution: str = "AU00000"
