@@ -308,7 +308,10 @@ def test_a_connections_page_shows_what_basiq_holds_and_acts_on_it(
     assert "retrieve-transactions:success" in steps
     assert any(step.endswith((":in-progress", ":pending")) for step in steps)
     more = assert_page_matches(app, bank)
-    assert len(more) > len(transactions)
+    assert len(more) > len(transactions), (
+        f"no new rows after 3 days; newest before {newest_first(transactions)[0].date},"
+        f" after {newest_first(more)[0].date}"
+    )
 
     # Break it: the next refresh fails in words, and Fix logs in again in Blink's update mode.
     simulate_break(app)
