@@ -22,12 +22,12 @@ import secrets
 import threading
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import parse_qs, quote, urlencode, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from blink_desktop import upstream
-from blink_desktop.app.found import FOUND
+from blink_desktop.app.found import record_removed
 from blink_desktop.app.starting import Pending
-from blink_desktop.errors import ApiError, BlinkError, SettingsError, StoreError
+from blink_desktop.errors import ApiError, BlinkError, NotFound, SettingsError, StoreError
 
 if TYPE_CHECKING:
     from blink_desktop.app.connect import ConnectService, Session
@@ -267,25 +267,17 @@ class ConsentFlow:
         if self._service.lists_connections:
             return ()
         user_id = session.basiq_user_id
-        headers = {"Authorization": f"Bearer {session.token}", "Accept": "application/json"}
         gone: list[str] = []
         for row in self._store.connections():
             if row.user_id != user_id:
                 continue
-            path = f"/users/{quote(user_id, safe='')}/connections/{quote(row.id, safe='')}"
             try:
-                reply = self._client.http.send("GET", path, what="the connection", headers=headers)
+                self._client.connection(session.token, user_id, row.id)
+            except NotFound:
+                gone.append(row.id)
             except ApiError as exc:
                 log.info("could not check connection %s after manage: %s", row.id, exc)
-                continue
-            if reply.status == 404:
-                gone.append(row.id)
-        for connection_id in gone:
-            raw = json.dumps({"event": "removed", "connection": connection_id})
-            with self._store.writing("the removal of a connection") as tx:
-                tx.remove_connection(connection_id)
-                tx.log_event(FOUND, raw, event="removed", accepted=True, reason=REMOVED)
-            log.info("connection %s %s", connection_id, REMOVED)
+        record_removed(self._store, gone, REMOVED)
         return tuple(gone)
 
     def last_return(self, timeout: float) -> Returned | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Iterable
 from typing import Protocol, runtime_checkable
 
 from blink_desktop.app.outbox import Outbox
@@ -26,6 +27,16 @@ FOUND = "blink-desktop"  # the origin of the event rows the app writes itself
 # Basiq's `invalid` stays so: the connection exists and needs its login again (Fix).
 STATUSES = {"pending": "connected", "active": "active", "invalid": "invalid"}
 GONE = "removed: Basiq no longer lists it (deleted, or its consent revoked)"
+
+
+def record_removed(store: Store, connection_ids: Iterable[str], reason: str) -> None:
+    """Forget connections Basiq no longer has, each with a line in the event log saying why."""
+    for connection_id in connection_ids:
+        raw = json.dumps({"event": "removed", "connection": connection_id})
+        with store.writing("the removal of a connection") as tx:
+            tx.remove_connection(connection_id)
+            tx.log_event(FOUND, raw, event="removed", accepted=True, reason=reason)
+        log.info("connection %s %s", connection_id, reason)
 
 
 @runtime_checkable
@@ -84,12 +95,7 @@ class Finder:
             for row in self._store.connections()
             if row.user_id == user_id and row.id not in listed and row.updated < asked
         ]
-        for connection_id in gone:
-            raw = json.dumps({"event": "removed", "connection": connection_id})
-            with self._store.writing("the removal of a connection") as tx:
-                tx.remove_connection(connection_id)
-                tx.log_event(FOUND, raw, event="removed", accepted=True, reason=GONE)
-            log.info("connection %s %s", connection_id, GONE)
+        record_removed(self._store, gone, GONE)
 
     def _follow_statuses(self, listed: list[basiq.Connection]) -> None:
         """A stored connection that Basiq now lists as active or invalid is shown so."""

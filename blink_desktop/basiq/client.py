@@ -89,17 +89,19 @@ class BasiqClient:
 
     def job(self, token: str, job_id: str) -> Job:
         what = "the connection's progress"
-        return _model(Job, self._call("GET", f"/jobs/{job_id}", token=token, what=what), what)
+        return _model(
+            Job, self._call("GET", f"/jobs/{_segment(job_id)}", token=token, what=what), what
+        )
 
     def connection(self, token: str, user_id: str, connection_id: str) -> Connection:
-        path = f"/users/{user_id}/connections/{connection_id}"
+        path = f"/users/{_segment(user_id)}/connections/{_segment(connection_id)}"
         body = self._call("GET", path, token=token, what="the connection")
         return _model(Connection, body, "the connection")
 
     def connections(self, token: str, user_id: str) -> list[Connection]:
         """A user's connections (a SERVER_ACCESS token); without their accounts, as Basiq lists."""
         what = "your connections"
-        body = self._call("GET", f"/users/{user_id}/connections", token=token, what=what)
+        body = self._call("GET", f"/users/{_segment(user_id)}/connections", token=token, what=what)
         return list(_model(ConnectionList, body, what).data)
 
     def accounts(self, token: str, user_id: str, connection_id: str | None = None) -> list[Account]:
