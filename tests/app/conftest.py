@@ -28,9 +28,8 @@ def store(tmp_path: Path) -> Iterator[Store]:
     store.close()
 
 
-@pytest.fixture
-def service(emulator: Emulator, store: Store) -> ConnectService:
-    client = BasiqClient(emulator.url)
+def connect_service(emulator: Emulator, store: Store, client: BasiqClient) -> ConnectService:
+    """The connect service as the window builds it on the embedded emulator."""
     provider = KeyHolder(client, emulator.api_key, known_users=store.basiq_user)
     return ConnectService(
         provider,
@@ -41,6 +40,11 @@ def service(emulator: Emulator, store: Store) -> ConnectService:
         identifier="gavin@hooli.com",
         emulated=True,
     )
+
+
+@pytest.fixture
+def service(emulator: Emulator, store: Store) -> ConnectService:
+    return connect_service(emulator, store, BasiqClient(emulator.url))
 
 
 @pytest.fixture

@@ -27,7 +27,7 @@ from blink_desktop.errors import BlinkError, SettingsError
 from blink_desktop.httpd import Serving
 from blink_desktop.server import build_server
 from blink_desktop.settings import load_settings
-from tests.app.conftest import TOKEN
+from tests.app.conftest import TOKEN, connect_service
 from tests.conftest import Api
 from tests.emulator.people import HOOLI_OPEN_BANKING, Person
 
@@ -47,16 +47,7 @@ class Visitor(Person):
 @pytest.fixture
 def service(emulator: Emulator, store: Store) -> ConnectService:
     client = BasiqClient(emulator.url, version="3.0")
-    provider = KeyHolder(client, emulator.api_key, known_users=store.basiq_user)
-    service = ConnectService(
-        provider,
-        client,
-        store,
-        blink_url=f"{emulator.url}/index.html",
-        blink_origin=emulator.url,
-        identifier="gavin@hooli.com",
-        emulated=True,
-    )
+    service = connect_service(emulator, store, client)
     service.consent = ConsentFlow(
         service, store, client, consent_url=f"{emulator.url}/home", redirect_url=REDIRECT
     )
