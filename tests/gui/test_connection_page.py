@@ -138,6 +138,35 @@ def fix_in_blink(app: Desktop) -> None:
     app.cdp.wait_for("document.getElementById('conn-notice').textContent === 'Up to date.'", 60)
 
 
+def refresh_shows_steps_then_new_rows(
+    app: Desktop, bank: Bank, before: list[Transaction]
+) -> list[Transaction]:
+    """Refresh, after days passed at the bank: the job's steps show as they go, then the page
+    holds what the API holds, with rows the bank added meanwhile; returns the API's rows."""
+    app.cdp.evaluate(
+        "window.__steps = new Set(); new MutationObserver(() => document.querySelectorAll("
+        "'#conn-steps li').forEach(li => window.__steps.add(li.dataset.title + ':' +"
+        " li.dataset.status))).observe(document.getElementById('conn-steps'),"
+        " {childList: true, subtree: true, attributes: true})"
+    )
+    app.cdp.click("#conn-refresh")
+    # The notice may still say an earlier refresh was up to date: wait for this one's end.
+    app.cdp.wait_for(
+        "window.__steps.has('retrieve-transactions:success')"
+        " && !document.getElementById('conn-refresh').disabled"
+        " && document.getElementById('conn-notice').textContent === 'Up to date.'",
+        60,
+    )
+    steps = set(app.cdp.evaluate("[...window.__steps]"))
+    assert any(step.endswith((":in-progress", ":pending")) for step in steps)
+    more = assert_page_matches(app, bank)
+    assert len(more) > len(before), (
+        f"no new rows; newest before {newest_first(before)[0].date},"
+        f" after {newest_first(more)[0].date}"
+    )
+    return more
+
+
 def shown_accounts(app: Desktop) -> dict[str, list[str]]:
     rows: dict[str, list[str]] = app.cdp.evaluate(
         "Object.fromEntries([...document.querySelectorAll('#accounts tbody tr')].map(tr =>"
@@ -296,22 +325,7 @@ def test_a_connections_page_shows_what_basiq_holds_and_acts_on_it(
     app.cdp.type("#sim-days", "3")
     app.cdp.click("#sim-time button")
     app.cdp.wait_for("document.getElementById('conn-notice').textContent.includes('passed')", 10)
-    app.cdp.evaluate(
-        "window.__steps = new Set(); new MutationObserver(() => document.querySelectorAll("
-        "'#conn-steps li').forEach(li => window.__steps.add(li.dataset.title + ':' +"
-        " li.dataset.status))).observe(document.getElementById('conn-steps'),"
-        " {childList: true, subtree: true, attributes: true})"
-    )
-    app.cdp.click("#conn-refresh")
-    app.cdp.wait_for("document.getElementById('conn-notice').textContent === 'Up to date.'", 60)
-    steps = set(app.cdp.evaluate("[...window.__steps]"))
-    assert "retrieve-transactions:success" in steps
-    assert any(step.endswith((":in-progress", ":pending")) for step in steps)
-    more = assert_page_matches(app, bank)
-    assert len(more) > len(transactions), (
-        f"no new rows after 3 days; newest before {newest_first(transactions)[0].date},"
-        f" after {newest_first(more)[0].date}"
-    )
+    refresh_shows_steps_then_new_rows(app, bank, transactions)
 
     # Break it: the next refresh fails in words, and Fix logs in again in Blink's update mode.
     simulate_break(app)

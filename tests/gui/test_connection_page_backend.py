@@ -29,6 +29,7 @@ from tests.gui.test_connection_page import (
     fix_in_blink,
     open_page,
     refresh_fails_needing_a_fix,
+    refresh_shows_steps_then_new_rows,
 )
 from tests.gui.test_desktop_app import Desktop
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
@@ -113,25 +114,7 @@ def test_the_connection_page_in_backend_mode_against_serve(
 
             # Days pass at the bank; a refresh through the server shows the job's steps live.
             emulator.pass_time(days=3)
-            app.cdp.evaluate(
-                "window.__steps = new Set(); new MutationObserver(() => document.querySelectorAll("
-                "'#conn-steps li').forEach(li => window.__steps.add(li.dataset.title + ':' +"
-                " li.dataset.status))).observe(document.getElementById('conn-steps'),"
-                " {childList: true, subtree: true, attributes: true})"
-            )
-            app.cdp.click("#conn-refresh")
-            # The notice still says the refresh after Fix was up to date: wait for this one's end.
-            app.cdp.wait_for(
-                "window.__steps.has('retrieve-transactions:success')"
-                " && !document.getElementById('conn-refresh').disabled"
-                " && document.getElementById('conn-notice').textContent === 'Up to date.'",
-                60,
-            )
-            steps = set(app.cdp.evaluate("[...window.__steps]"))
-            assert "retrieve-transactions:success" in steps
-            assert any(step.endswith((":in-progress", ":pending")) for step in steps)
-            more = assert_page_matches(app, bank)
-            assert len(more) > len(transactions)
+            more = refresh_shows_steps_then_new_rows(app, bank, transactions)
 
             # The command line on the same data folder, in backend mode too.
             emulator.pass_time(days=2)
