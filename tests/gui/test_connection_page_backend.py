@@ -19,9 +19,6 @@ import jwt
 import pytest
 
 from blink_desktop.emulator import Emulator
-from blink_desktop.httpd import Serving
-from blink_desktop.server import Server, build_server
-from blink_desktop.settings import load_settings
 from tests.gui.test_connection_page import (
     PAGE,
     assert_page_matches,
@@ -31,7 +28,7 @@ from tests.gui.test_connection_page import (
     refresh_fails_needing_a_fix,
     refresh_shows_steps_then_new_rows,
 )
-from tests.gui.test_desktop_app import Desktop
+from tests.gui.test_desktop_app import Desktop, backend_app
 from tests.gui.test_desktop_app import desktop as desktop  # noqa: F401  (the window fixture)
 
 pytestmark = pytest.mark.gui
@@ -64,23 +61,6 @@ def server_tokens_in(text: str) -> list[str]:
         if claims.get("scope") == "SERVER_ACCESS":
             found.append(candidate)
     return found
-
-
-def backend_app(
-    desktop: Callable[..., Desktop],  # noqa: F811
-    emulator: Emulator,
-    tmp_path: Path,
-) -> tuple[Server, Serving, Desktop]:
-    settings = load_settings(api_key=emulator.api_key, api_url=emulator.url, client_ids=["desktop"])
-    server = build_server(settings, database=tmp_path / "server.sqlite")
-    http = Serving(server.app).start()
-    app = desktop(
-        backend_url=http.url,
-        client_id="desktop",
-        api_url=emulator.url,
-        blink_url=f"{emulator.url}/index.html",
-    )
-    return server, http, app
 
 
 def test_the_connection_page_in_backend_mode_against_serve(

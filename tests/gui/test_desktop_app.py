@@ -25,7 +25,7 @@ import pytest
 
 from blink_desktop.emulator import Emulator
 from blink_desktop.httpd import Serving
-from blink_desktop.server import build_server
+from blink_desktop.server import Server, build_server
 from blink_desktop.settings import load_settings
 from harness.cdp import CDP, Frame
 from harness.ports import free_port
@@ -513,23 +513,39 @@ def test_first_run_asks_who_is_connecting(desktop: Callable[..., Desktop]) -> No
     assert again.cdp.evaluate("document.getElementById('who').hidden") is True
 
 
+def backend_app(
+    desktop: Callable[..., Desktop], emulator: Emulator, tmp_path: Path
+) -> tuple[Server, Serving, Desktop]:
+    """`serve` on the emulator, and the app in backend mode against it; the caller stops both
+    servers."""
+    settings = load_settings(api_key=emulator.api_key, api_url=emulator.url, client_ids=["desktop"])
+    server = build_server(settings, database=tmp_path / "server.sqlite")
+    try:
+        http = Serving(server.app).start()
+    except BaseException:
+        server.close()
+        raise
+    try:
+        app = desktop(
+            backend_url=http.url,
+            client_id="desktop",
+            api_url=emulator.url,
+            blink_url=f"{emulator.url}/index.html",
+        )
+    except BaseException:
+        http.stop()
+        server.close()
+        raise
+    return server, http, app
+
+
 def test_backend_mode_end_to_end_against_serve_and_the_emulator(
     desktop: Callable[..., Desktop], tmp_path: Path
 ) -> None:
     """A company's setup: the app holds no key; your server does, and hears of each connection."""
     with Emulator(job_speed=20) as emulator:
-        settings = load_settings(
-            api_key=emulator.api_key, api_url=emulator.url, client_ids=["desktop"]
-        )
-        server = build_server(settings, database=tmp_path / "server.sqlite")
+        server, http, app = backend_app(desktop, emulator, tmp_path)
         try:
-            http = Serving(server.app).start()
-            app = desktop(
-                backend_url=http.url,
-                client_id="desktop",
-                api_url=emulator.url,
-                blink_url=f"{emulator.url}/index.html",
-            )
             app.cdp.wait_for("document.getElementById('mode-badge').hidden === true", 20)
             frame = app.connect_click()
             app.log_in(frame, "gavinBelson", "hooli2016")
