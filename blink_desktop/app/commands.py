@@ -147,7 +147,6 @@ def _fetch_first(args: argparse.Namespace, settings: Settings) -> None:
     if not args.fetch:
         return
     with _app(settings) as app:
-        assert app.manager is not None
         wanted = [args.connection] if args.connection else [c.id for c in app.store.connections()]
         for connection_id in wanted:
             app.manager.fetch(connection_id)
@@ -237,7 +236,6 @@ def run_refresh(args: argparse.Namespace, settings: Settings) -> int:
 
     with _app(settings) as app:
         manager = app.manager
-        assert manager is not None
         banks = {row.id: row.institution or row.id for row in app.store.connections()}
         if args.all:
             if not banks:
@@ -310,7 +308,6 @@ def run_delete(args: argparse.Namespace, settings: Settings) -> int:
             print("Nothing was deleted.")
             return 1
     with _app(settings) as app:
-        assert app.manager is not None
         app.manager.delete(row.id)
     print(f"Deleted {bank} ({row.id}) at Basiq and here, with its accounts and transactions.")
     return 0

@@ -24,7 +24,6 @@ if TYPE_CHECKING:  # the window imports this module at start; the ledger when it
     from blink_desktop.app.ledger import StoredTransaction
 
 Format = Literal["csv", "json"]
-FORMATS: tuple[Format, ...] = ("csv", "json")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 

@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import date, timedelta
 from typing import Any, Protocol
 
@@ -77,9 +77,6 @@ class Fetch:
     since: str | None  # the day an incremental fetch started from; None: everything
     fetched: str
 
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
-
 
 @dataclass(frozen=True)
 class Refreshed:
@@ -88,28 +85,10 @@ class Refreshed:
     connection_id: str
     fetch: Fetch | None = None
     error: str | None = None
-    steps: list[tuple[str, str]] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return self.error is None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "connection_id": self.connection_id,
-            "ok": self.ok,
-            "fetch": self.fetch.to_json() if self.fetch else None,
-            "error": self.error,
-            "steps": [{"title": title, "status": status} for title, status in self.steps],
-        }
-
-
-def account_json(account: StoredAccount) -> dict[str, Any]:
-    return asdict(account)
-
-
-def transaction_json(transaction: StoredTransaction) -> dict[str, Any]:
-    return asdict(transaction)
 
 
 class ConnectionManager:
@@ -159,7 +138,7 @@ class ConnectionManager:
             # The connect's own job retrieved the data first; a refresh does it again.
             "last_refreshed": (fetched.refreshed if fetched else None) or row.created,
             "fetched": fetched.fetched if fetched and fetched.fetched else None,
-            "accounts": [account_json(item) for item in self.ledger.accounts(connection_id)],
+            "accounts": [asdict(item) for item in self.ledger.accounts(connection_id)],
             "transactions": self.ledger.count(connection_id),
         }
 
@@ -281,11 +260,10 @@ class ConnectionManager:
             if isinstance(job, BlinkError):
                 results[row.id] = Refreshed(row.id, error=str(job))
                 continue
-            steps = [(step.title, step.status) for step in job.steps]
             try:
-                results[row.id] = Refreshed(row.id, self._settled(row, job), steps=steps)
+                results[row.id] = Refreshed(row.id, self._settled(row, job))
             except BlinkError as exc:
-                results[row.id] = Refreshed(row.id, error=str(exc), steps=steps)
+                results[row.id] = Refreshed(row.id, error=str(exc))
         return [results[row.id] for row in rows]
 
     def _follow(

@@ -61,9 +61,9 @@ class App:
     service: ConnectService
     store: Store
     mode: Mode
+    manager: ConnectionManager  # accounts, transactions, refresh, delete
     upstream: upstream.Upstream | None = None  # None in backend mode: your server holds the key
     outbox: Outbox | None = None
-    manager: ConnectionManager | None = None  # accounts, transactions, refresh, delete
 
     def close(self) -> None:
         self.service.close()
