@@ -20,6 +20,8 @@ import logging
 import re
 import secrets
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -169,6 +171,10 @@ class ConsentFlow:
         pending: Pending[Returned] = Pending()
         with self._lock:
             self._returned = pending
+        with _failing(pending):
+            return self._receive(url, pending)
+
+    def _receive(self, url: str, pending: Pending[Returned]) -> Returned:
         query = parse_qs(urlsplit(url).query, keep_blank_values=True)
         states = query.get("state") or []
         state = states[-1] if states else None
@@ -230,6 +236,12 @@ class ConsentFlow:
             managed, self._managed = self._managed, None
         if pending is None or pending.done():
             return returned
+        with _failing(pending):
+            return self._settle(returned, pending, managed)
+
+    def _settle(
+        self, returned: Returned, pending: Pending[Returned], managed: Session | None
+    ) -> Returned:
         if returned.kind == "managed" and managed is not None:
             return self._finish(pending, replace(returned, removed=self._after_manage(managed)))
         if returned.kind != "jobs":
@@ -300,6 +312,18 @@ class ConsentFlow:
     def _finish(self, pending: Pending[Returned], returned: Returned) -> Returned:
         pending.set(returned)
         return returned
+
+
+@contextmanager
+def _failing(pending: Pending[Returned]) -> Iterator[None]:
+    """A way back that fails (the store full, say) fails its `last_return` with the same
+    error, rather than leaving the page to wait for it."""
+    try:
+        yield
+    except BaseException as exc:
+        if not pending.done():
+            pending.fail(exc)
+        raise
 
 
 def _same(offered: str, expected: str) -> bool:

@@ -8,6 +8,7 @@ visit's client token (tests/emulator/people.py).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -23,7 +24,7 @@ from blink_desktop.app.store import Store
 from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.emulator import Emulator, Fault
-from blink_desktop.errors import BlinkError, SettingsError
+from blink_desktop.errors import BlinkError, SettingsError, StoreError
 from blink_desktop.httpd import Serving
 from blink_desktop.server import build_server
 from blink_desktop.settings import load_settings
@@ -170,6 +171,24 @@ def test_a_state_that_is_not_the_visits_is_refused_and_nothing_is_stored(
     assert len(store.connections()) == 1
     replayed = flow.receive(back(visit, jobIds=job_id))
     assert replayed.kind == "refused" and "no Consent UI visit" in str(replayed.reason)
+
+
+def test_a_way_back_that_cannot_be_recorded_says_so_at_once(
+    flow: ConsentFlow, store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    visit = flow.start()
+
+    def full(what: str) -> None:
+        raise StoreError(f"The disk is full: {what} was not saved.")
+
+    monkeypatch.setattr(store, "writing", full)
+    with pytest.raises(StoreError):
+        flow.receive(back(visit))
+    # The page asks what came back: the same error, not a wait for a return that never comes.
+    started = time.monotonic()
+    with pytest.raises(StoreError, match="disk is full"):
+        flow.last_return(30)
+    assert time.monotonic() - started < 5
 
 
 def test_no_jobs_is_a_cancellation_and_manage_comes_back_as_such(
