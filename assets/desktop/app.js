@@ -10,6 +10,7 @@
 import Basiq from "../control/blink-control.js";
 import * as connectionPage from "./connection.js";
 import * as consent from "./consent.js";
+import { STATUS, logoOf, when } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -32,8 +33,12 @@ const bridged = () => {
 };
 const ready = new Promise((resolve) => {
   if (bridged()) return resolve();
-  window.addEventListener("pywebviewready", () => resolve(), { once: true });
-  const look = setInterval(() => bridged() && (clearInterval(look), resolve()), 50);
+  const found = () => {
+    clearInterval(look);
+    resolve();
+  };
+  const look = setInterval(() => bridged() && found(), 50);
+  window.addEventListener("pywebviewready", found, { once: true });
 });
 const REPEATABLE = new Set(["bootstrap", "consent_return", "prepare_connect", "reconcile", "connections", "progress"]);
 
@@ -97,35 +102,6 @@ function notice(text, kind = "info") {
 }
 
 // Lists
-
-function when(iso) {
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
-
-const STATUS = {
-  connected: "Retrieving data",
-  active: "Active",
-  failed: "Failed",
-  invalid: "Needs fixing",
-};
-
-function initial(item) {
-  const span = document.createElement("span");
-  span.className = "item-logo";
-  span.textContent = (item.institution || "?").slice(0, 1);
-  return span;
-}
-
-function logoOf(item) {
-  if (!item.logo) return initial(item);
-  const img = document.createElement("img");
-  img.className = "item-logo";
-  img.alt = "";
-  img.addEventListener("error", () => img.replaceWith(initial(item)), { once: true });
-  img.src = item.logo;
-  return img;
-}
 
 function progressOf(connectionId) {
   return [...following.values()].find((entry) => entry.connection === connectionId && !entry.done);
@@ -529,10 +505,7 @@ connectionPage.setup({
   py,
   notice,
   refreshList,
-  fix: (connectionId) => {
-    openPanel(connectionId);
-    return true;
-  },
+  fix: (connectionId) => openPanel(connectionId),
 });
 $("panel-close").addEventListener("click", () => closePanel());
 

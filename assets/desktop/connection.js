@@ -7,6 +7,7 @@
 // Transactions are held in memory and filtered here; only the rows in view are in the page
 // (virtual scrolling), so 10,000 scroll and filter as smoothly as 100.
 import { drawBalances, drawSpending, loadChart, monthsOf } from "./charts.js";
+import { STATUS, logoOf, when } from "./format.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -16,7 +17,7 @@ const PROGRESS_INTERVAL_MS = 400;
 const FIRST_ROWS = 100; // shown while the rest of a long list is on its way
 
 // The bridge call, the main notice and the list, from app.js.
-let hooks = { py: null, notice: () => {}, refreshList: () => {}, fix: () => false };
+let hooks = { py: null, notice: () => {}, refreshList: () => {}, fix: () => {} };
 let page = null; // {id, connection, accounts, simulate}
 let rows = []; // the connection's transactions, newest first
 let shown = []; // rows passing the filters
@@ -26,7 +27,6 @@ let loads = 0; // which open() a reply belongs to
 let refreshing = null; // the refresh task under way, followed by its steps
 let fixing = null; // the connection being fixed, until it is active again
 
-const STATUS = { connected: "Retrieving data", active: "Active", invalid: "Needs fixing", failed: "Failed" };
 const METHOD = { web: "Web login", openbanking: "Open banking" };
 const STEP = {
   "verify-credentials": "Checking the login with the bank",
@@ -50,11 +50,6 @@ function money(value, currency = page && page.currency) {
   return formats.get(code).format(Number(value));
 }
 const dayFormat = new Intl.DateTimeFormat(undefined, { day: "numeric", month: "short", year: "numeric" });
-function when(iso) {
-  if (!iso) return "never";
-  const date = new Date(iso);
-  return Number.isNaN(date.getTime()) ? iso : date.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
-}
 
 function say(text, kind = "info") {
   const box = $("conn-notice");
@@ -146,14 +141,10 @@ function showPage(reply) {
   page.currency = (accounts.find((account) => account.currency) || {}).currency || "AUD";
   page.accountNames = new Map(accounts.map((account) => [account.id, account.name]));
   $("conn-title").textContent = connection.institution || "Bank connection";
-  const logo = $("conn-logo");
-  logo.replaceChildren();
-  if (connection.logo) {
-    const img = document.createElement("img");
-    img.alt = "";
-    img.src = connection.logo;
-    logo.append(img);
-  } else logo.textContent = (connection.institution || "?").slice(0, 1);
+  const logo = logoOf(connection);
+  logo.id = "conn-logo";
+  logo.setAttribute("aria-hidden", "true");
+  $("conn-logo").replaceWith(logo);
   showStatus(connection.status);
   if (fixing === page.id && connection.status === "active") fixed(); // active before it opened
   $("conn-method").textContent = METHOD[connection.method] || connection.method || "Web login";
@@ -349,7 +340,7 @@ async function drawCharts(load) {
   try {
     Chart = await loadChart();
   } catch (error) {
-    say(`The charts could not be drawn: ${error.message}.`, "error");
+    chartsFailed(error);
     return;
   }
   if (load !== loads || !page) return;
@@ -361,6 +352,10 @@ async function drawCharts(load) {
   select.replaceChildren(...months.map((month) => new Option(label(month), month)));
   select.value = chosen;
   drawMonth(Chart);
+}
+
+function chartsFailed(error) {
+  say(`The charts could not be drawn: ${error.message}.`, "error");
 }
 
 function drawMonth(Chart) {
@@ -469,10 +464,7 @@ async function finishRefresh(state, all) {
 function fix() {
   if (!page) return;
   fixing = page.id;
-  if (!hooks.fix(page.id)) {
-    fixing = null;
-    say("This connection cannot be fixed from here.", "error");
-  }
+  hooks.fix(page.id);
 }
 
 /** app.js tells us of every new list: a fixed connection that is active again gets its data. */
@@ -540,6 +532,7 @@ async function exportTransactions(event) {
   const scope = form.elements.scope.value;
   const format = form.elements.format.value;
   $("conn-export").open = false;
+  if (!page && scope !== "all") return; // still loading: no bank to export yet
   const reply = await hooks.py("export_transactions", scope === "all" ? null : page.id, format);
   if (!reply.ok) say(reply.error, "error");
   else if (reply.cancelled) say("");
@@ -576,7 +569,7 @@ $("tx-search").addEventListener("input", () => queueFilter());
 for (const id of ["tx-account", "tx-from", "tx-to"]) $(id).addEventListener("change", queueFilter);
 $("tx-viewport").addEventListener("scroll", () => requestAnimationFrame(renderRows), { passive: true });
 window.addEventListener("resize", () => isOpen() && renderRows());
-$("chart-month").addEventListener("change", async () => drawMonth(await loadChart()));
+$("chart-month").addEventListener("change", () => loadChart().then(drawMonth, chartsFailed));
 
 // A row of the list opens its page: its bank's name is the button; a click anywhere on the row
 // does the same, except on the id (which a person may be selecting to copy).
