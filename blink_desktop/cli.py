@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import getpass
 import json
 import logging
@@ -14,13 +13,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from blink_desktop import __version__
-from blink_desktop.app.commands import add_data_commands
+from blink_desktop.app.commands import add_data_commands, open_store, print_rows
 from blink_desktop.emulator import DEFAULT_API_KEY
 from blink_desktop.emulator.command import add_control_command
-from blink_desktop.errors import BlinkError, SettingsError, StoreError
+from blink_desktop.errors import BlinkError, SettingsError
 
 if TYPE_CHECKING:
-    from blink_desktop.app.store import Store
     from blink_desktop.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -275,26 +273,12 @@ def _log_to_stdout(name: str) -> None:
     logger.setLevel(logging.INFO)
 
 
-def _open_store(settings: Settings) -> Store | None:
-    """The app's database, or None when nothing was ever stored (an empty list, not an error)."""
-    from blink_desktop.app.store import Store
-    from blink_desktop.app.wiring import database_path
-
-    path = database_path(settings)
-    if path.parent.exists() and not path.parent.is_dir():
-        raise StoreError(
-            f"The data folder {path.parent} is a file, not a folder. Move that file away, or "
-            "set BLINK_DESKTOP_DATA_DIR to a folder."
-        )
-    return Store(path) if path.exists() else None
-
-
 def _connections(args: argparse.Namespace, settings: Settings) -> int:
     from blink_desktop.app.store import StoredConnection
 
     # The logo is an image (a data: URL) for the window; it would only bury the text here.
     columns = [f.name for f in fields(StoredConnection) if f.name != "logo"]
-    store = _open_store(settings)
+    store = open_store(settings)
     rows = []
     if store is not None:
         try:
@@ -304,24 +288,19 @@ def _connections(args: argparse.Namespace, settings: Settings) -> int:
             ]
         finally:
             store.close()
-    if args.json:
-        print(json.dumps(rows, indent=2))
-    elif args.csv:
-        writer = csv.DictWriter(sys.stdout, fieldnames=columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(rows)
-    elif not rows:
+    if print_rows(args, rows, columns):
+        return 0
+    if not rows:
         print("No bank connections yet.")
-    else:
-        for row in rows:
-            name = row["institution"] or "(bank not named yet)"
-            line = f"{row['id']}  {name:<24} {row['status']:<10} {row['created']}"
-            print(f"{line}  {row['detail']}" if row.get("detail") else line)
+    for row in rows:
+        name = row["institution"] or "(bank not named yet)"
+        line = f"{row['id']}  {name:<24} {row['status']:<10} {row['created']}"
+        print(f"{line}  {row['detail']}" if row.get("detail") else line)
     return 0
 
 
 def _events(args: argparse.Namespace, settings: Settings) -> int:
-    store = _open_store(settings)
+    store = open_store(settings)
     rows = []
     if store is not None:
         try:

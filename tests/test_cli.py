@@ -105,7 +105,7 @@ def test_listing_before_any_database_is_an_empty_list(tmp_path: Path) -> None:
 
 def test_a_data_dir_that_is_a_file_is_named_as_such(tmp_path: Path) -> None:
     (tmp_path / "data").write_text("not a folder")
-    for args in (("connections",), ("events", "--json")):
+    for args in (("connections",), ("events", "--json"), ("accounts",), ("transactions", "--json")):
         result = run(*args)
         assert result.returncode == 1
         assert f"The data folder {tmp_path / 'data'} is a file, not a folder" in result.stderr

@@ -19,8 +19,11 @@ from dataclasses import asdict, fields
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
+from blink_desktop.errors import StoreError
+
 if TYPE_CHECKING:
     from blink_desktop.app.manager import ConnectionManager, Refreshed
+    from blink_desktop.app.store import Store
     from blink_desktop.app.wiring import App
     from blink_desktop.settings import Settings
 
@@ -98,18 +101,29 @@ def _app(settings: Settings) -> Iterator[App]:
         app.close()
 
 
-@contextmanager
-def _local(settings: Settings) -> Iterator[ConnectionManager | None]:
-    """The manager on the local data alone; None when nothing was ever stored."""
-    from blink_desktop.app.manager import ConnectionManager
+def open_store(settings: Settings) -> Store | None:
+    """The app's database, or None when nothing was ever stored (an empty list, not an error)."""
     from blink_desktop.app.store import Store
     from blink_desktop.app.wiring import database_path
 
     path = database_path(settings)
-    if not path.is_file():
+    if path.parent.exists() and not path.parent.is_dir():
+        raise StoreError(
+            f"The data folder {path.parent} is a file, not a folder. Move that file away, or "
+            "set BLINK_DESKTOP_DATA_DIR to a folder."
+        )
+    return Store(path) if path.exists() else None
+
+
+@contextmanager
+def _local(settings: Settings) -> Iterator[ConnectionManager | None]:
+    """The manager on the local data alone; None when nothing was ever stored."""
+    from blink_desktop.app.manager import ConnectionManager
+
+    store = open_store(settings)
+    if store is None:
         yield None
         return
-    store = Store(path)
     try:
         yield ConnectionManager(store, _Offline())
     finally:
@@ -163,7 +177,7 @@ def run_accounts(args: argparse.Namespace, settings: Settings) -> int:
         rows = [asdict(item) for item in manager.accounts(args.connection)] if manager else []
         banks = _banks(manager)
     columns = [field.name for field in fields(StoredAccount)]
-    if _printed(args, rows, columns):
+    if print_rows(args, rows, columns):
         return 0
     if not rows:
         print("No accounts kept yet: `blink-desktop accounts --fetch` fetches them.")
@@ -192,7 +206,7 @@ def run_transactions(args: argparse.Namespace, settings: Settings) -> int:
         )
     rows = [asdict(item) for item in found]
     columns = [field.name for field in fields(StoredTransaction)]
-    if _printed(args, rows, columns):
+    if print_rows(args, rows, columns):
         return 0
     if not rows:
         print("No transactions kept for that yet: `--fetch` fetches them.")
@@ -218,7 +232,8 @@ def _banks(manager: ConnectionManager | None) -> dict[str, str]:
     return {row.id: row.institution or "?" for row in manager.store.connections()}
 
 
-def _printed(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[str]) -> bool:
+def print_rows(args: argparse.Namespace, rows: list[dict[str, Any]], columns: list[str]) -> bool:
+    """Rows as --json or --csv asked; False when neither was, for the caller's own layout."""
     if args.json:
         print(json.dumps(rows, indent=2))
         return True
