@@ -153,12 +153,7 @@ class ConnectionPages:
     def fetch(self, connection_id: object) -> dict[str, Any]:
         """What changed at Basiq since the last fetch. Basiq out of reach is ApiUnavailable,
         which the page shows as "offline" beside when the data was fetched."""
-        try:
-            fetched = self._manager().fetch(self._mine(connection_id))
-        except BlinkError as exc:
-            if isinstance(exc.__cause__, ApiUnavailable):
-                raise ApiUnavailable(str(exc)) from exc
-            raise
+        fetched = self._manager().fetch(self._mine(connection_id))
         changed = bool(fetched.added or fetched.updated or fetched.removed)
         return {"changed": changed, "fetched": fetched.fetched}
 

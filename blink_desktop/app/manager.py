@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from blink_desktop.app.ledger import Ledger, StoredAccount, StoredTransaction
 from blink_desktop.app.store import Store, StoredConnection
 from blink_desktop.basiq.models import Account, Job, StepResult, Transaction
-from blink_desktop.errors import ApiError, BlinkError
+from blink_desktop.errors import ApiError, ApiUnavailable, BlinkError
 
 log = logging.getLogger(__name__)
 
@@ -182,8 +182,8 @@ class ConnectionManager:
                     user, connection_id=connection_id, status="pending"
                 )
         except ApiError as exc:
-            raise BlinkError(
-                f"Could not fetch {_bank(row)}'s accounts and transactions: {exc}"
+            raise _failed(
+                f"Could not fetch {_bank(row)}'s accounts and transactions: {exc}", exc
             ) from exc
         listed = {item.id for item in found}
         gone = sorted(self.ledger.ids(connection_id, since=since) - listed)
@@ -231,7 +231,7 @@ class ConnectionManager:
         try:
             job = self._source.refresh(row.user_id, connection_id)
         except ApiError as exc:
-            raise BlinkError(f"Could not refresh {_bank(row)}: {exc}") from exc
+            raise _failed(f"Could not refresh {_bank(row)}: {exc}", exc) from exc
         outcome = self._follow([(row, job)], _for_one(on_step))[connection_id]
         if isinstance(outcome, BlinkError):
             raise outcome
@@ -332,8 +332,8 @@ class ConnectionManager:
         try:
             self._source.delete_connection(row.user_id, connection_id)
         except ApiError as exc:
-            raise BlinkError(
-                f"Could not delete {bank} at Basiq, so it was kept here too: {exc}"
+            raise _failed(
+                f"Could not delete {bank} at Basiq, so it was kept here too: {exc}", exc
             ) from exc
         raw = json.dumps({"event": "deleted", "connection": connection_id, "institution": bank})
         with self.store.writing("the deletion") as tx:
@@ -387,3 +387,9 @@ def failed_refresh(bank: str, failure: StepResult | None) -> str:
         return f"{bank} took too long to answer{basiq}. Try again later."
     reason = basiq or (f" ({code})" if code else "")
     return f"{bank} could not be refreshed{reason}. Try again later."
+
+
+def _failed(message: str, cause: ApiError) -> BlinkError:
+    """The words for a call to Basiq that failed; still ApiUnavailable when Basiq was out of
+    reach, which the window offers to try again and the connection page shows as offline."""
+    return ApiUnavailable(message) if isinstance(cause, ApiUnavailable) else BlinkError(message)

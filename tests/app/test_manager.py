@@ -15,7 +15,7 @@ from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.basiq.models import Account, Transaction
 from blink_desktop.emulator import Emulator, Fault
-from blink_desktop.errors import BlinkError
+from blink_desktop.errors import ApiUnavailable, BlinkError
 from tests.conftest import Api
 
 
@@ -279,6 +279,20 @@ def test_basiq_failing_leaves_the_ledger_as_it_was(
     with pytest.raises(BlinkError, match="Could not fetch Hooli's accounts"):
         manager.fetch(connection_id)
     assert manager.transactions(connection_id) == kept
+
+
+def test_basiq_out_of_reach_stays_a_reason_to_try_again(
+    manager: ConnectionManager, api: Api, store: Store, user: str, emulator: Emulator
+) -> None:
+    """The window offers Try again, and the page says offline, only for ApiUnavailable."""
+    connection_id = connected(api, store, user)
+    emulator.faults.add(Fault.parse("'DELETE /users/*' status=500"))
+    with pytest.raises(ApiUnavailable, match="Could not delete Hooli at Basiq, so it was kept"):
+        manager.delete(connection_id)
+    assert store.connection(connection_id) is not None
+    emulator.faults.add(Fault.parse("'GET /users/*' status=500"))
+    with pytest.raises(ApiUnavailable, match="Could not fetch Hooli's accounts"):
+        manager.fetch(connection_id)
 
 
 def test_failed_refresh_words() -> None:
