@@ -8,7 +8,6 @@ was fetched; app/manager.py decides when to fetch and what to write. The tables 
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
@@ -17,8 +16,6 @@ from typing import Any
 
 from blink_desktop.app.store import Store, Writer, storable
 from blink_desktop.basiq.models import Account, Transaction
-
-_NOT_DIGITS = re.compile(r"[^0-9A-Za-z]")
 
 
 @dataclass(frozen=True)
@@ -59,12 +56,6 @@ class Fetched:
     refreshed: str | None  # when a refresh by this app last succeeded at Basiq
 
 
-def masked(number: str | None) -> str | None:
-    """An account number as the app shows and keeps it: its last four characters."""
-    tail = _NOT_DIGITS.sub("", number or "")[-4:]
-    return f"••{tail}" if tail else None
-
-
 def _day(moment: str) -> str:
     return moment[:10]
 
@@ -91,7 +82,7 @@ class LedgerWriter(Writer):
                     connection_id,
                     position,
                     storable(account.name or "Account", 200),
-                    masked(account.accountNo),
+                    account.masked_number,
                     _text(account.kind, 40),
                     _text(account.class_.product, 200),
                     _money(account.balance),

@@ -114,11 +114,16 @@ class AccountSummary(_Answer):
     accountNo: str | None = None
 
     @property
+    def masked_number(self) -> str | None:
+        """'••1234': the last four characters of its number; None when it has none."""
+        tail = _NOT_DIGITS.sub("", self.accountNo or "")[-4:]
+        return f"••{tail}" if tail else None
+
+    @property
     def label(self) -> str:
-        """'Everyday Account ••1234': its name, and the last four characters of its number."""
+        """'Everyday Account ••1234': its name, and its masked number."""
         name = _SPACES.sub(" ", self.name or "").strip()[:32].strip() or "Account"
-        number = _NOT_DIGITS.sub("", self.accountNo or "")[-4:]
-        return f"{name} ••{number}" if number else name
+        return f"{name} {self.masked_number}" if self.masked_number else name
 
 
 class AccountList(_Answer):

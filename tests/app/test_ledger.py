@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from blink_desktop.app.ledger import Ledger, masked
+from blink_desktop.app.ledger import Ledger
 from blink_desktop.app.store import MIGRATIONS, Store
-from blink_desktop.basiq.models import Account, Transaction
+from blink_desktop.basiq.models import Account, AccountSummary, Transaction
 
 
 def account(number: int, **fields: Any) -> Account:
@@ -134,7 +134,8 @@ def test_filters_order_and_pages(ledger: Ledger) -> None:
     assert [t.id for t in ledger.transactions(account_id="acc-2")] == ["txn-7"]
     assert ledger.transactions(limit=2, offset=1) == every[1:3]
     assert ledger.count("conn-1", since=date(2026, 1, 10)) == 3
-    assert masked("") is None and masked("12 3456 7890") == "••7890"
+    assert AccountSummary(accountNo="").masked_number is None
+    assert AccountSummary(accountNo="12 3456 7890").masked_number == "••7890"
 
 
 def test_a_removed_connection_takes_its_data_and_nothing_else(ledger: Ledger) -> None:
