@@ -9,12 +9,12 @@ has started; each call waits for it, and an app that could not start answers wit
 from __future__ import annotations
 
 import functools
-import hmac
 import logging
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from blink_desktop.app.compare import same_secret
 from blink_desktop.app.starting import Awaited, Pending
 from blink_desktop.errors import ApiUnavailable, BlinkError, StoreError
 
@@ -32,7 +32,7 @@ START_TIMEOUT = 60.0  # seconds a call waits for the app to start before it says
 def _guarded(method: F) -> F:
     @functools.wraps(method)
     def wrapper(self: Bridge, token: object, *args: Any) -> dict[str, Any]:
-        if not _same_token(token, self._token):
+        if not same_secret(token, self._token):
             log.warning("refused a bridge call to %s with a wrong token", method.__name__)
             return dict(REFUSED)
         try:
@@ -50,15 +50,6 @@ def _guarded(method: F) -> F:
             }
 
     return wrapper  # type: ignore[return-value]
-
-
-def _same_token(offered: object, expected: str) -> bool:
-    """Constant-time comparison that never raises, whatever the page sends."""
-    if not isinstance(offered, str):
-        return False
-    return hmac.compare_digest(
-        offered.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
-    )
 
 
 class FirstScreen(Protocol):

@@ -14,7 +14,6 @@ its `id`): a bridge call that the page before made late may get it too.
 
 from __future__ import annotations
 
-import hmac
 import json
 import logging
 import re
@@ -27,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from blink_desktop import upstream
+from blink_desktop.app.compare import same_secret
 from blink_desktop.app.found import record_removed
 from blink_desktop.app.starting import Pending
 from blink_desktop.errors import ApiError, BlinkError, NotFound, SettingsError, StoreError
@@ -180,7 +180,7 @@ class ConsentFlow:
         state = states[-1] if states else None
         with self._lock:
             visit = self._visit
-            matched = visit is not None and state is not None and _same(state, visit.state)
+            matched = visit is not None and state is not None and same_secret(state, visit.state)
             if matched:
                 self._visit = None
         raw = json.dumps({"event": "redirect", "url": url[:MAX_RECORDED]})
@@ -324,12 +324,6 @@ def _failing(pending: Pending[Returned]) -> Iterator[None]:
         if not pending.done():
             pending.fail(exc)
         raise
-
-
-def _same(offered: str, expected: str) -> bool:
-    return hmac.compare_digest(
-        offered.encode("utf-8", "surrogatepass"), expected.encode("utf-8", "surrogatepass")
-    )
 
 
 def _jobs(query: dict[str, list[str]]) -> tuple[list[str], list[str]]:
