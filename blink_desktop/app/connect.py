@@ -125,7 +125,6 @@ class ConnectService:
         self._outbox = outbox
         self._finder = Finder(client, store, outbox)
         self._tickets = Tickets(self._issue, clocks)
-        self._clocks = clocks
         self._users = threading.Lock()  # one Basiq user per person, however many threads ask
         self.consent: ConsentFlow | None = None  # the consent flow's, when it is on (wiring.py)
 
@@ -140,8 +139,7 @@ class ConnectService:
     def forget_tokens(self) -> None:
         """Drop the client tokens made ahead: the emulator just expired them (Simulate), which
         their own lifetimes cannot tell. The next connect gets a new one."""
-        old, self._tickets = self._tickets, Tickets(self._issue, self._clocks)
-        old.close()
+        self._tickets.forget()
 
     # who
     def identifier(self) -> str | None:

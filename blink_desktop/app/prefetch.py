@@ -101,6 +101,15 @@ class Tickets:
                 self._use(ticket)
             return ticket
 
+    def forget(self) -> None:
+        """Drop the ticket made ahead and those handed out: the next connect asks anew."""
+        with self._lock:
+            self._ahead = None
+            self._handed.clear()
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
     def close(self) -> None:
         with self._lock:
             self._closed = True

@@ -85,6 +85,19 @@ def test_the_token_fetched_at_start_serves_the_first_connect_and_only_it(
     service.close()
 
 
+def test_tokens_forgotten_after_the_emulator_expired_them_are_never_handed_out(
+    slow_emulator: Emulator, store: Store, clock: FakeClock
+) -> None:
+    service, provider = service_on(slow_emulator, store, (clock,))
+    prepared, _ = service.prepare("http://127.0.0.1:5")
+    slow_emulator.expire_tokens()  # Simulate's "Expire tokens": their lifetimes cannot tell
+    service.forget_tokens()
+    started = service.start("http://127.0.0.1:5", prepared.id)
+    assert started.token != prepared.token and provider.issued == 2
+    assert works(slow_emulator, started.basiq_user_id, started.token)
+    service.close()
+
+
 def test_a_token_past_half_its_life_is_replaced_without_the_person_noticing(
     slow_emulator: Emulator, store: Store, clock: FakeClock
 ) -> None:
