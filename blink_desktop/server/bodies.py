@@ -14,11 +14,12 @@ import json
 import re
 from typing import Annotated, Any, TypeVar
 
+import bottle
 from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError
 from pydantic_core import PydanticCustomError
 
 from blink_desktop.basiq.identifiers import Identifier
-from blink_desktop.httpd import HttpProblem
+from blink_desktop.httpd import HttpProblem, json_response
 
 MAX_BODY = 64 * 1024
 ID = re.compile(r"[A-Za-z0-9_-]{1,128}")
@@ -28,6 +29,11 @@ NOT_RECEIVED = {
     "user_id": "user_id not received",
     "connection_id": "connection_id not received",
 }
+
+
+def answered(result: Any, status: int = 200) -> bottle.HTTPResponse:
+    """A success answer of the reference server; `Refused.body` is its error's."""
+    return json_response({"success": True, "result": result}, status)
 
 
 class Refused(HttpProblem):

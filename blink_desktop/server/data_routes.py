@@ -29,8 +29,7 @@ from blink_desktop.basiq.client import MAX_PAGE
 from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.basiq.models import TransactionPage
 from blink_desktop.errors import ApiResponseError
-from blink_desktop.httpd import json_response
-from blink_desktop.server.bodies import Refused, path_id
+from blink_desktop.server.bodies import Refused, answered, path_id
 from blink_desktop.server.store import Store
 
 log = logging.getLogger(__name__)
@@ -41,10 +40,6 @@ STATUSES = ("pending", "posted")
 def client_key(client_id: str) -> str:
     """What the store keeps of a client id: enough to tell clients apart, not the id."""
     return hashlib.sha256(client_id.encode()).hexdigest()
-
-
-def _ok(result: Any, status: int = 200) -> bottle.HTTPResponse:
-    return json_response({"success": True, "result": result}, status)
 
 
 def _dumped(item: Any) -> dict[str, Any]:
@@ -94,7 +89,7 @@ def add_data_routes(
     def accounts(user_id: str) -> bottle.HTTPResponse:
         user = owned(user_id)
         found = keyholder.accounts(user, _query_id("connection_id"))
-        return _ok({"data": [_dumped(item) for item in found]})
+        return answered({"data": [_dumped(item) for item in found]})
 
     def transactions(user_id: str) -> bottle.HTTPResponse:
         user = owned(user_id)
@@ -127,7 +122,7 @@ def add_data_routes(
                 return next(iter(pages))
 
             page = keyholder.with_server_token(first)
-        return _ok(
+        return answered(
             {
                 "data": [_dumped(item) for item in page.data],
                 "count": page.count,
@@ -138,7 +133,7 @@ def add_data_routes(
     def refresh(user_id: str, connection_id: str) -> bottle.HTTPResponse:
         user = owned(user_id)
         job = keyholder.refresh(user, path_id("connection_id", connection_id))
-        return _ok(_dumped(job), 202)
+        return answered(_dumped(job), 202)
 
     def job(user_id: str, job_id: str) -> bottle.HTTPResponse:
         user = owned(user_id)
@@ -147,7 +142,7 @@ def add_data_routes(
         source = urlsplit(found.links.source or "").path
         if f"/users/{quote(user, safe='')}/connections/" not in source:
             raise Refused(404, "This user has no job with that id.", "job-unknown")
-        return _ok(_dumped(found))
+        return answered(_dumped(found))
 
     def delete(user_id: str, connection_id: str) -> bottle.HTTPResponse:
         user = owned(user_id)
@@ -160,7 +155,7 @@ def add_data_routes(
             if any(item.id == connection for item in keyholder.connections(user)):
                 raise
             log.info("connection %s was already gone at Basiq", connection)
-        return _ok({"id": connection, "deleted": True})
+        return answered({"id": connection, "deleted": True})
 
     app.route("/users/<user_id>/accounts", "GET", accounts)
     app.route("/users/<user_id>/transactions", "GET", transactions)

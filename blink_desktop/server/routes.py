@@ -22,14 +22,13 @@ from __future__ import annotations
 import hmac
 import logging
 from collections.abc import Sequence
-from typing import Any
 
 import bottle
 
 from blink_desktop.basiq.http import RetryLater
 from blink_desktop.basiq.keyholder import KeyHolder
 from blink_desktop.errors import ApiAuthError, ApiUnavailable, BlinkError
-from blink_desktop.httpd import JsonErrors, WsgiApp, access_log, json_response
+from blink_desktop.httpd import JsonErrors, WsgiApp, access_log
 from blink_desktop.server import webhooks
 from blink_desktop.server.bodies import (
     MAX_BODY,
@@ -38,6 +37,7 @@ from blink_desktop.server.bodies import (
     Refused,
     TokenBody,
     UserBody,
+    answered,
     json_object,
     parse,
     path_id,
@@ -75,10 +75,6 @@ class ClientIds:
         if not matched:
             raise Refused(401, "Client ID is not valid.", "client-id-invalid")
         return offered
-
-
-def _ok(result: Any, status: int = 200) -> bottle.HTTPResponse:
-    return json_response({"success": True, "result": result}, status)
 
 
 def _fallback(status: int) -> Refused:
@@ -147,7 +143,7 @@ def create_app(
 
     def health() -> bottle.HTTPResponse:
         store.check()  # ok only while the database answers; else 503 database-unavailable
-        return _ok({"status": "ok"})
+        return answered({"status": "ok"})
 
     def user() -> bottle.HTTPResponse:
         body, client = posted_by(UserBody)
@@ -157,7 +153,7 @@ def create_app(
             identifier.value, lambda: keyholder.basiq_user(identifier.value)
         )
         store.admit(basiq_user, client_key(client))  # its data is this client's to see
-        return _ok({"type": "user", "id": basiq_user, identifier.kind: identifier.value})
+        return answered({"type": "user", "id": basiq_user, identifier.kind: identifier.value})
 
     def access_token() -> bottle.HTTPResponse:
         user_id = posted(TokenBody).user_id
@@ -167,7 +163,7 @@ def create_app(
             )
         token = keyholder.issue_client_token(user_id)
         expires_in = token.expires_in
-        return _ok(
+        return answered(
             {
                 "access_token": token.access_token,
                 "token_type": "Bearer",
@@ -179,13 +175,13 @@ def create_app(
     def report() -> bottle.HTTPResponse:
         body = posted(ConnectionBody)
         store.report(body.connection_id, body.user_id)
-        return _ok({"user_id": body.user_id, "connection_id": body.connection_id}, 201)
+        return answered({"user_id": body.user_id, "connection_id": body.connection_id}, 201)
 
     def user_connections(user_id: str) -> bottle.HTTPResponse:
         clients.check(bottle.request.get_header("X-Client-Id"))
         listed = store.connections_of(path_id("user_id", user_id))
         told = webhooks.statuses(store.connection_events(user_id)) if listed else {}
-        return _ok(
+        return answered(
             [
                 {
                     "id": item.connection_id,
@@ -198,7 +194,7 @@ def create_app(
 
     def webhook() -> bottle.HTTPResponse:
         headers = {name: str(value) for name, value in bottle.request.headers.items()}
-        return _ok(receiver.receive(_raw_body(), headers))
+        return answered(receiver.receive(_raw_body(), headers))
 
     app.route("/health", "GET", health)
     app.route("/user", "POST", user)
