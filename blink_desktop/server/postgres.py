@@ -77,6 +77,7 @@ CONNECTION_DEFAULTS: dict[str, Any] = {
 # lock, in postgres_schema.py, "Blnk"), so that another application sharing the database is
 # unlikely to take the same ones.
 USER_LOCKS = 0x426C7573
+CLAIM_LOCKS = 0x426C636C  # "Blcl": a user's first client, apart from the users being made
 
 UNAVAILABLE = (
     "The server's database is not answering, so this request was not served. Retry in a few "
@@ -295,15 +296,19 @@ class PostgresStore:
             )
 
     def admits(self, basiq_user_id: str, client: str) -> bool:
-        with self._connection("read the user's clients") as conn, conn.transaction():
+        sql = "SELECT client FROM user_clients WHERE basiq_user_id = %s"
+        with self._connection("read the user's clients") as conn:
+            rows = conn.execute(sql, (basiq_user_id,)).fetchall()
+        if rows:
+            return client in {str(row[0]) for row in rows}
+        with self._connection("record the user's client") as conn, conn.transaction():
             # One claim of a user from before clients were recorded, however many ask at once.
             conn.execute(
                 "SELECT pg_advisory_xact_lock(%s, %s)",
-                (USER_LOCKS, user_lock_key(basiq_user_id)),
+                (CLAIM_LOCKS, user_lock_key(basiq_user_id)),
             )
-            rows = conn.execute(
-                "SELECT client FROM user_clients WHERE basiq_user_id = %s", (basiq_user_id,)
-            ).fetchall()
+            # A statement of its own, so that it sees what the lock's last holder committed.
+            rows = conn.execute(sql, (basiq_user_id,)).fetchall()
             if rows:
                 return client in {str(row[0]) for row in rows}
             known = conn.execute(

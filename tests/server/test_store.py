@@ -171,6 +171,34 @@ def test_reports_retried_at_once_by_many_workers_are_one_row_each(opened: Opener
     assert [len(stores[1].connections_of(f"w{worker}")) for worker in range(8)] == [5] * 8
 
 
+def test_a_user_from_before_clients_is_claimed_by_one_client_however_many_ask(
+    opened: Opener,
+) -> None:
+    stores = [opened(), opened()]
+    user = stores[0].user_for("me@x.co", lambda: "u1")  # no client recorded for it
+    start = threading.Barrier(6)
+    admitted: list[str] = []
+    errors: list[BaseException] = []
+
+    def claim(worker: int) -> None:
+        start.wait(timeout=10)
+        try:
+            if stores[worker % 2].admits(user, f"client-{worker}"):
+                admitted.append(f"client-{worker}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=claim, args=(worker,)) for worker in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    [winner] = admitted
+    assert all(store.admits(user, winner) for store in stores)
+    assert not stores[0].admits(user, "client-9")
+
+
 # SQLite's file
 
 
