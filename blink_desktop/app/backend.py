@@ -37,7 +37,6 @@ class BackendClient:
         )
         self.base_url = self.http.base_url
         self._client_id = client_id
-        self._job_users: dict[str, str] = {}
 
     def basiq_user(self, identifier: str) -> str:
         return str(self._post("/user", {"email": identifier}, "your Basiq user")["id"])
@@ -101,15 +100,10 @@ class BackendClient:
 
     def refresh(self, basiq_user_id: str, connection_id: str) -> Job:
         path = f"/users/{_segment(basiq_user_id)}/connections/{_segment(connection_id)}/refresh"
-        job = _model(Job, self._call("POST", path, "a refresh", json={}), "the refresh's job")
-        self._job_users[job.id] = basiq_user_id  # its progress is asked for as that user's
-        return job
+        return _model(Job, self._call("POST", path, "a refresh", json={}), "the refresh's job")
 
-    def job(self, job_id: str) -> Job:
-        user = self._job_users.get(job_id)
-        if user is None:
-            raise ApiResponseError("That refresh was not started here; start it again.")
-        path = f"/users/{_segment(user)}/jobs/{_segment(job_id)}"
+    def job(self, basiq_user_id: str, job_id: str) -> Job:
+        path = f"/users/{_segment(basiq_user_id)}/jobs/{_segment(job_id)}"
         return _model(Job, self._get(path, "the refresh's progress"), "the refresh's progress")
 
     def delete_connection(self, basiq_user_id: str, connection_id: str) -> None:

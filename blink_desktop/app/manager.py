@@ -60,7 +60,7 @@ class DataSource(Protocol):
 
     def refresh(self, basiq_user_id: str, connection_id: str) -> Job: ...
 
-    def job(self, job_id: str) -> Job: ...
+    def job(self, basiq_user_id: str, job_id: str) -> Job: ...
 
     def delete_connection(self, basiq_user_id: str, connection_id: str) -> None: ...
 
@@ -282,7 +282,7 @@ class ConnectionManager:
                 started = followed[connection_id]
                 assert isinstance(started, Job)
                 try:
-                    job = self._source.job(started.id)
+                    job = self._source.job(row.user_id, started.id)
                 except ApiError as exc:
                     followed[connection_id] = BlinkError(
                         f"Could not follow the refresh of {_bank(row)}: {exc}"

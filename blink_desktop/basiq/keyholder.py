@@ -124,7 +124,8 @@ class KeyHolder:
             lambda token: self._client.delete_connection(token, basiq_user_id, connection_id)
         )
 
-    def job(self, job_id: str) -> Job:
+    def job(self, basiq_user_id: str, job_id: str) -> Job:
+        """A job of the user's (Basiq's own path needs only the job's id)."""
         return self.with_server_token(lambda token: self._client.job(token, job_id))
 
     def client_token(self, basiq_user_id: str) -> str:

@@ -137,7 +137,7 @@ def add_data_routes(
 
     def job(user_id: str, job_id: str) -> bottle.HTTPResponse:
         user = owned(user_id)
-        found = keyholder.job(path_id("job_id", job_id))
+        found = keyholder.job(user, path_id("job_id", job_id))
         # A job says whose connection it works on; another user's is not this one's to see.
         source = urlsplit(found.links.source or "").path
         if f"/users/{quote(user, safe='')}/connections/" not in source:
