@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
+from blink_desktop import logs
 from blink_desktop.emulator import Emulator
 from blink_desktop.httpd import Serving
 
@@ -36,8 +37,10 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 @pytest.fixture(autouse=True)
-def reset_logging() -> Iterator[None]:
-    """A test that sets up logging leaves no open log file behind."""
+def reset_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """A test that sets up logging leaves no open log file behind, and no secret for the next
+    test's log to scrub: a test's short key ("abc") would blank it out of a job id there."""
+    monkeypatch.setattr(logs.redactor, "_secrets", set())
     yield
     root = logging.getLogger()
     for handler in list(root.handlers):
