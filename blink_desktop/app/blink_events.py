@@ -28,7 +28,7 @@ Text = Annotated[str, Field(max_length=2000)]
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, defer_build=True)
 
 
 class Ref(_Strict):

@@ -17,7 +17,7 @@ _MOBILE_SEPARATORS = " ()-"
 
 
 class _Body(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
+    model_config = ConfigDict(extra="allow", strict=True, defer_build=True)  # see basiq/models.py
 
 
 Body = TypeVar("Body", bound=_Body)
