@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -37,6 +38,15 @@ def test_ldd_names_the_library_a_binary_cannot_find(tmp_path: Path) -> None:
     plugins = plugin_needing(tmp_path, ABSENT)
     binary = plugins / "platforms" / "libqxcb.so"
     assert display.missing_libraries([binary, tmp_path / "no-such-file.so"]) == [ABSENT]
+
+
+@needs_gcc
+def test_one_ldd_reads_every_binary_however_they_are_ordered(tmp_path: Path) -> None:
+    broken = plugin_needing(tmp_path, ABSENT) / "platforms" / "libqxcb.so"
+    healthy = Path(sys.executable).resolve()
+    assert display.missing_libraries([healthy, broken, broken]) == [ABSENT]
+    assert display.missing_libraries([broken, healthy]) == [ABSENT]
+    assert display.missing_libraries([healthy]) == []
 
 
 @needs_gcc
