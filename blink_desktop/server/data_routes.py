@@ -42,6 +42,19 @@ def client_key(client_id: str) -> str:
     return hashlib.sha256(client_id.encode()).hexdigest()
 
 
+def admitted_user(store: Store, user_id: str, client_id: str) -> str:
+    """`user_id`, if this (known) client asked for that user with POST /user; else a 404, the
+    same whether the user is another client's or no one's, so ids cannot be probed."""
+    user = path_id("user_id", user_id)
+    if not store.admits(user, client_key(client_id)):
+        raise Refused(
+            404,
+            "This app has no user with that id here: ask POST /user for it first.",
+            "user-unknown",
+        )
+    return user
+
+
 def _dumped(item: Any) -> dict[str, Any]:
     return dict(item.model_dump(mode="json", by_alias=True, exclude_none=True))
 
@@ -76,15 +89,7 @@ def add_data_routes(
 
     def owned(user_id: str) -> str:
         """The user in the path, if the calling client asked for it."""
-        offered = check(bottle.request.get_header("X-Client-Id"))
-        user = path_id("user_id", user_id)
-        if not store.admits(user, client_key(offered)):
-            raise Refused(
-                404,
-                "This app has no user with that id here: ask POST /user for it first.",
-                "user-unknown",
-            )
-        return user
+        return admitted_user(store, user_id, check(bottle.request.get_header("X-Client-Id")))
 
     def accounts(user_id: str) -> bottle.HTTPResponse:
         user = owned(user_id)

@@ -5,8 +5,10 @@ mobile demos.
 …}`. Unlike the example, the server looks users up in its own store before creating one (one
 request creates it, however many ask at once), requires a known client id (an `X-Client-Id`
 header, or `client_id` in the body), binds client tokens to the user where the API version
-needs it, and turns Basiq's errors into errors (one that says when to come back, such as its
-/token rate limit, at once: 503 with its Retry-After). It records the connections apps report
+needs it, answers a client only about users it asked for (a bound token, a report, a user's
+connections: 404 `user-unknown` for another client's user or no one's), and turns Basiq's
+errors into errors (one that says when to come back, such as its /token rate limit, at once:
+503 with its Retry-After). It records the connections apps report
 (`POST /connections`), lists them per user with the status Basiq's webhooks gave them
 (`GET /users/{id}/connections`), receives those webhooks (`POST /webhooks/basiq`, webhooks.py:
 signed by Basiq, not sent by apps, so no client id), and answers `GET /health`. While its
@@ -40,9 +42,8 @@ from blink_desktop.server.bodies import (
     answered,
     json_object,
     parse,
-    path_id,
 )
-from blink_desktop.server.data_routes import add_data_routes, client_key
+from blink_desktop.server.data_routes import add_data_routes, admitted_user, client_key
 from blink_desktop.server.store import Store, StoreUnavailable
 
 log = logging.getLogger("blink_desktop.server")
@@ -131,12 +132,8 @@ def create_app(
     app = bottle.Bottle(catchall=True)
     app.install(JsonErrors(_fallback, convert=_convert, logger=log))
 
-    def posted(model: type[Body]) -> Body:
-        """The posted body, from a known client, as `model`."""
-        return posted_by(model)[0]
-
     def posted_by(model: type[Body]) -> tuple[Body, str]:
-        """`posted`, and the client's id."""
+        """The posted body, from a known client, as `model`; and the client's id."""
         body = json_object(_raw_body())
         client = clients.check(bottle.request.get_header("X-Client-Id") or body.get("client_id"))
         return parse(model, body), client
@@ -156,11 +153,16 @@ def create_app(
         return answered({"type": "user", "id": basiq_user, identifier.kind: identifier.value})
 
     def access_token() -> bottle.HTTPResponse:
-        user_id = posted(TokenBody).user_id
-        if user_id is None and keyholder.binds_tokens:
-            raise Refused(
-                400, "user_id is required: client tokens are bound to a user.", "user_id-missing"
-            )
+        body, client = posted_by(TokenBody)
+        user_id = body.user_id
+        if keyholder.binds_tokens:  # a token for a user: that user must be this client's
+            if user_id is None:
+                raise Refused(
+                    400,
+                    "user_id is required: client tokens are bound to a user.",
+                    "user_id-missing",
+                )
+            admitted_user(store, user_id, client)
         token = keyholder.issue_client_token(user_id)
         expires_in = token.expires_in
         return answered(
@@ -173,13 +175,14 @@ def create_app(
         )
 
     def report() -> bottle.HTTPResponse:
-        body = posted(ConnectionBody)
-        store.report(body.connection_id, body.user_id)
+        body, client = posted_by(ConnectionBody)
+        store.report(body.connection_id, admitted_user(store, body.user_id, client))
         return answered({"user_id": body.user_id, "connection_id": body.connection_id}, 201)
 
     def user_connections(user_id: str) -> bottle.HTTPResponse:
-        clients.check(bottle.request.get_header("X-Client-Id"))
-        listed = store.connections_of(path_id("user_id", user_id))
+        client = clients.check(bottle.request.get_header("X-Client-Id"))
+        user_id = admitted_user(store, user_id, client)
+        listed = store.connections_of(user_id)
         told = webhooks.statuses(store.connection_events(user_id)) if listed else {}
         return answered(
             [

@@ -83,11 +83,14 @@ def report_connection(store: Store, user: str, connection: str) -> None:
 def test_outbox_delivers_once_the_server_comes_back_even_after_a_restart(
     reference_server: Callable[[int], str], tmp_path: Path
 ) -> None:
+    # The person's Basiq user comes from the server, as in the app; the server then goes down
+    # (it is not on `port` yet) and comes back there, on the same database.
+    user = BackendClient(reference_server(0), CLIENT).basiq_user("me@x.co")
     port = free_port()
     backend = BackendClient(f"http://127.0.0.1:{port}", CLIENT)
     store = Store(tmp_path / "app.sqlite")
-    report_connection(store, "u1", "conn-1")
-    report_connection(store, "u1", "conn-1")  # the same connection twice is one report
+    report_connection(store, user, "conn-1")
+    report_connection(store, user, "conn-1")  # the same connection twice is one report
     outbox = Outbox(store, backend.report_connection, first_delay=0.05, max_delay=0.2)
     assert outbox.run_once() == 0  # the server is down
     [waiting] = store.pending_reports()
@@ -107,7 +110,7 @@ def test_outbox_delivers_once_the_server_comes_back_even_after_a_restart(
         outbox.stop()
         store.close()
     listed = requests.get(
-        f"{url}/users/u1/connections", headers={"X-Client-Id": CLIENT}, timeout=10
+        f"{url}/users/{user}/connections", headers={"X-Client-Id": CLIENT}, timeout=10
     )
     assert [item["id"] for item in listed.json()["result"]] == ["conn-1"]
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -110,11 +110,16 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
 def serve(emulator: Emulator, database: Path | str) -> Iterator[Callable[..., Running]]:
     with ExitStack() as stack:
 
-        def start(version: str = "2.1", api_key: str | None = None, **more: Any) -> Running:
+        def start(
+            version: str = "2.1",
+            api_key: str | None = None,
+            client_ids: Sequence[str] = (CLIENT,),
+            **more: Any,
+        ) -> Running:
             settings = load_settings(
                 api_key=api_key or emulator.api_key,
                 api_url=emulator.url,
-                client_ids=[CLIENT],
+                client_ids=list(client_ids),
                 basiq_version=version,
                 **more,
             )

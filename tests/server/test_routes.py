@@ -254,11 +254,13 @@ def test_the_key_appears_in_no_response_and_no_log_line(
 ) -> None:
     caplog.set_level(logging.DEBUG)
     server = serve()
+    made = server.post("/user", {"email": "a@b.co", "client_id": CLIENT})
+    user = made.json()["result"]["id"]
     replies = [
-        server.post("/user", {"email": "a@b.co", "client_id": CLIENT}),
+        made,
         server.post("/access_token", {"client_id": CLIENT}),
         server.post("/access_token", {"client_id": "bad"}),
-        server.post("/connections", {"client_id": CLIENT, "user_id": "u", "connection_id": "c"}),
+        server.post("/connections", {"client_id": CLIENT, "user_id": user, "connection_id": "c"}),
         server.get("/health"),
         server.get("/nothing"),
     ]
@@ -278,29 +280,34 @@ def test_the_key_appears_in_no_response_and_no_log_line(
 
 def test_connections_are_recorded_and_listed_per_user(serve: Callable[..., Running]) -> None:
     server = serve()
+    u1, u2 = (
+        server.post("/user", {"email": email, "client_id": CLIENT}).json()["result"]["id"]
+        for email in ("one@b.co", "two@b.co")
+    )
     for connection in ("c1", "c2", "c1"):
-        body = {"client_id": CLIENT, "user_id": "u1", "connection_id": connection}
+        body = {"client_id": CLIENT, "user_id": u1, "connection_id": connection}
         reply = server.post("/connections", body)
         assert reply.status_code == 201
         assert reply.json() == {
             "success": True,
-            "result": {"user_id": "u1", "connection_id": connection},
+            "result": {"user_id": u1, "connection_id": connection},
         }
-    trimmed = {"client_id": CLIENT, "user_id": " u2 ", "connection_id": " c3 "}
+    trimmed = {"client_id": CLIENT, "user_id": f" {u2} ", "connection_id": " c3 "}
     assert server.post("/connections", trimmed).json()["result"] == {
-        "user_id": "u2",
+        "user_id": u2,
         "connection_id": "c3",
     }
-    listed = server.get("/users/u1/connections", **{"X-Client-Id": CLIENT}).json()["result"]
+    listed = server.get(f"/users/{u1}/connections", **{"X-Client-Id": CLIENT}).json()["result"]
     assert sorted(item["id"] for item in listed) == ["c1", "c2"]
     assert all(set(item) == {"id", "created", "status"} for item in listed)
     assert {item["status"] for item in listed} == {"reported"}
-    other = server.get("/users/u2/connections", **{"X-Client-Id": CLIENT}).json()["result"]
+    other = server.get(f"/users/{u2}/connections", **{"X-Client-Id": CLIENT}).json()["result"]
     assert [item["id"] for item in other] == ["c3"]
-    nobody = server.get("/users/u9/connections", **{"X-Client-Id": CLIENT})
-    assert nobody.json() == {"success": True, "result": []}
-    assert refusal(server.get("/users/u1/connections")) == MISSING_ID
-    assert refusal(server.get("/users/u1/connections", **{"X-Client-Id": "nope"})) == BAD_ID
+    three = server.post("/user", {"email": "three@b.co", "client_id": CLIENT})
+    none_yet = f"/users/{three.json()['result']['id']}/connections"
+    assert server.get(none_yet, **{"X-Client-Id": CLIENT}).json() == {"success": True, "result": []}
+    assert refusal(server.get(f"/users/{u1}/connections")) == MISSING_ID
+    assert refusal(server.get(f"/users/{u1}/connections", **{"X-Client-Id": "nope"})) == BAD_ID
     assert refusal(server.get("/users/u!x/connections", **{"X-Client-Id": CLIENT})) == (
         400,
         "user_id is not valid.",
@@ -423,3 +430,36 @@ def test_a_busy_basiq_that_says_when_is_passed_on_at_once(
     status, message, code = refusal(reply)
     assert (status, code, reply.headers["Retry-After"]) == (503, "upstream-unavailable", "7")
     assert "not available right now (503" in message and "Retry in 7 s." in message
+
+
+UNKNOWN_USER = (
+    404,
+    "This app has no user with that id here: ask POST /user for it first.",
+    "user-unknown",
+)
+
+
+@pytest.mark.parametrize("version", ["2.1", "3.0"])
+def test_a_client_reaches_only_the_users_it_asked_for(
+    serve: Callable[..., Running], version: str
+) -> None:
+    server = serve(version=version, client_ids=[CLIENT, "another-app"])
+    mine = server.post("/user", {"email": "a@b.co", "client_id": CLIENT}).json()["result"]["id"]
+    theirs = server.post("/user", {"email": "z@b.co", "client_id": "another-app"})
+    other = theirs.json()["result"]["id"]
+    report = {"client_id": CLIENT, "user_id": mine, "connection_id": "c1"}
+    assert server.post("/connections", report).status_code == 201
+    for user in (other, "never-made-here"):
+        assert refusal(server.post("/connections", {**report, "user_id": user})) == UNKNOWN_USER
+        listing = server.get(f"/users/{user}/connections", **{"X-Client-Id": CLIENT})
+        assert refusal(listing) == UNKNOWN_USER
+    # The other client's user is not touched: its own client still lists it, empty.
+    listing = server.get(f"/users/{other}/connections", **{"X-Client-Id": "another-app"})
+    assert listing.json()["result"] == []
+    token = server.post("/access_token", {"client_id": CLIENT, "user_id": other})
+    if version == "3.0":  # a token bound to another client's user would open its data
+        assert refusal(token) == UNKNOWN_USER
+        bound = server.post("/access_token", {"client_id": CLIENT, "user_id": mine}).json()
+        assert claims(bound["result"]["access_token"])["userid"] == mine
+    else:  # tokens are not bound to a user before 3.0: the user_id is not used
+        assert "userid" not in claims(token.json()["result"]["access_token"])

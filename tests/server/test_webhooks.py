@@ -14,6 +14,7 @@ import requests
 
 from blink_desktop.emulator import Emulator, Fault
 from blink_desktop.errors import SettingsError
+from blink_desktop.server.data_routes import client_key
 from blink_desktop.settings import load_settings
 from tests.conftest import wait_for
 from tests.server.conftest import CLIENT, Running
@@ -34,7 +35,15 @@ def statuses(server: Running, user: str = "u1") -> dict[str, str]:
     return {item["id"]: item["status"] for item in reply.json()["result"]}
 
 
+def known(server: Running, user: str = "u1") -> None:
+    """Make `user` a user this server made for CLIENT, as POST /user does, but with the id the
+    webhooks name rather than one from Basiq."""
+    server.server.store.user_for(f"{user}@example.com", lambda: user)
+    server.server.store.admit(user, client_key(CLIENT))
+
+
 def report(server: Running, connection: str, user: str = "u1") -> None:
+    known(server, user)
     body = {"client_id": CLIENT, "user_id": user, "connection_id": connection}
     assert server.post("/connections", body).status_code == 201
 
@@ -196,6 +205,7 @@ def test_a_reported_connections_status_follows_its_events(serve: Callable[..., R
     tell("connection.activated", "c4", user="u2")  # another person's
     report(server, "c3")
     assert statuses(server) == {"c1": "deleted", "c2": "active", "c3": "active"}
+    known(server, "u2")
     assert statuses(server, "u2") == {}
 
 
