@@ -139,7 +139,8 @@ class ConsentFlow:
                 f"The Consent UI's {action} action takes no connection: log in to a bank again "
                 "with the connect action."
             )
-        session = replace(self._service.start(), via=VIA)
+        # The service refuses a Fix of a connection that is not this person's, as in Blink.
+        session = replace(self._service.start(connection_id=connection_id), via=VIA)
         state = secrets.token_urlsafe(24)
         query = {"token": session.token, "userId": session.basiq_user_id, "state": state}
         if action is not None:

@@ -90,9 +90,9 @@ def test_each_visit_has_a_bound_token_and_a_fresh_state(
     again = flow.start("manage")
     assert again.state != visit.state
     assert parse_qs(urlsplit(again.url).query)["action"] == ["manage"]
-    # Fix, as the window asks it (app.js): log in again to that connection [consent-parameters].
-    fixing = parse_qs(urlsplit(flow.start("connect", "conn-1").url).query)
-    assert (fixing["action"], fixing["connectionId"]) == (["connect"], ["conn-1"])
+    # Fix (app.js) is for one of this person's stored connections only (see the Fix test).
+    with pytest.raises(BlinkError, match="not one of yours"):
+        flow.start("connect", "conn-1")
     # `update` is the consent's, which may revoke it and delete its connections: never a Fix.
     for action in ("update", "manage", "extend"):
         with pytest.raises(BlinkError, match="takes no connection"):
@@ -221,6 +221,9 @@ def test_a_fix_comes_back_to_its_connection_which_is_updated_in_place(
         tx.set_status(connection_id, "invalid", "refresh")
 
     fixing = flow.start("connect", connection_id)
+    # As the window asks it: log in again to that connection [consent-parameters].
+    query = parse_qs(urlsplit(fixing.url).query)
+    assert (query["action"], query["connectionId"]) == (["connect"], [connection_id])
     person = Visitor(api, fixing)
     update = person.start(connectionId=connection_id, loginId="gavinBelson", password="hooli2016")
     assert update.status_code == 202, update.text
