@@ -28,6 +28,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from blink_desktop import upstream
 from blink_desktop.app.compare import same_secret
 from blink_desktop.app.found import record_removed
+from blink_desktop.app.origins import origin
 from blink_desktop.app.starting import Pending
 from blink_desktop.errors import ApiError, BlinkError, NotFound, SettingsError, StoreError
 
@@ -185,7 +186,7 @@ class ConsentFlow:
             if matched:
                 self._visit = None
         raw = json.dumps({"event": "redirect", "url": url[:MAX_RECORDED]})
-        origin = _origin(self.redirect_url)
+        site = origin(self.redirect_url)
         if not matched or visit is None:
             reason = (
                 "no Consent UI visit is under way"
@@ -195,7 +196,7 @@ class ConsentFlow:
                 else "its state is not the one this window sent"
             )
             log.warning("refused a redirect from the Consent UI: %s", reason)
-            self._record(origin, raw, accepted=False, reason=reason, job_id=None)
+            self._record(site, raw, accepted=False, reason=reason, job_id=None)
             return self._finish(pending, Returned("refused", reason=reason))
         job_ids, malformed = _jobs(query)
         kind: Kind = (
@@ -208,7 +209,7 @@ class ConsentFlow:
             "managed": "back from manage",
         }
         first = job_ids[0] if job_ids else None
-        self._record(origin, raw, accepted=True, reason=said.get(kind), job_id=first)
+        self._record(site, raw, accepted=True, reason=said.get(kind), job_id=first)
         self._service.follow(visit.session, job_ids)
         if kind == "jobs":
             log.info("Consent UI: back with %d job(s)", len(job_ids) + len(malformed))
@@ -346,8 +347,3 @@ def _where(url: str) -> tuple[str, str, int | None, str]:
     scheme = parts.scheme.lower()
     port = parts.port or _DEFAULT_PORTS.get(scheme)
     return scheme, (parts.hostname or "").lower(), port, parts.path or "/"
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"

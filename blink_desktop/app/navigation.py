@@ -8,7 +8,8 @@ import queue
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
-from urllib.parse import urlsplit
+
+from blink_desktop.app.origins import origin
 
 if TYPE_CHECKING:
     import webview
@@ -75,16 +76,8 @@ def bridge_for_own_page(window: webview.Window) -> None:
 
 def own_page(window: webview.Window, url: str) -> bool:
     """Whether `url` is on the origin of the app's own page (the one the window was given)."""
-    return _origin(url) == _origin(window.real_url or "")
-
-
-def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    return parts.scheme.lower(), (parts.hostname or "").lower(), port
+    mine = origin(window.real_url or "")
+    return mine != "null" and origin(url) == mine
 
 
 class Redirect(Protocol):

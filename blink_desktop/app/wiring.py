@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Literal
 from urllib.parse import urlsplit
 
 from blink_desktop import logs, upstream
+from blink_desktop.app.origins import origin
 from blink_desktop.app.store import Store
 from blink_desktop.errors import SettingsError
 
@@ -188,7 +189,7 @@ def _build(settings: Settings, mode: Mode, store: Store, key: ApiKey) -> App:
         client,
         store,
         blink_url=blink_url,
-        blink_origin=_origin(blink_url),
+        blink_origin=origin(blink_url),
         transport=settings.transport,
         identifier=settings.user,
         emulated=chosen is not None and chosen.emulated,
@@ -202,11 +203,6 @@ def _build(settings: Settings, mode: Mode, store: Store, key: ApiKey) -> App:
     return App(
         service=service, store=store, mode=mode, upstream=chosen, outbox=outbox, manager=manager
     )
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _public(url: str) -> str:
