@@ -261,23 +261,8 @@ def run_refresh(args: argparse.Namespace, settings: Settings) -> int:
         else:
             manager.connection(args.connection_id)  # an unknown id: one message, before any
             with StepsShown({args.connection_id: banks[args.connection_id]}) as shown:
-                results = [_one(manager, args.connection_id, shown.step)]
+                results = [manager.refresh_one(args.connection_id, shown.step)]
     return _report(results, banks)
-
-
-def _one(
-    manager: ConnectionManager, connection_id: str, step: Callable[[str, str, str], None]
-) -> Refreshed:
-    from blink_desktop.app.manager import Refreshed
-    from blink_desktop.errors import BlinkError
-
-    try:
-        fetched = manager.refresh(
-            connection_id, lambda title, status: step(connection_id, title, status)
-        )
-    except BlinkError as exc:
-        return Refreshed(connection_id, error=str(exc))
-    return Refreshed(connection_id, fetched)
 
 
 def _report(results: Sequence[Refreshed], banks: dict[str, str]) -> int:

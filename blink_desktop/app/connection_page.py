@@ -178,23 +178,16 @@ class ConnectionPages:
     def _refresh(self, manager: ConnectionManager, task: Task) -> None:
         try:
             if task.connection_id is not None:
-                connection_id = task.connection_id
-                try:
-                    manager.refresh(
-                        connection_id,
-                        lambda title, status: task.step(connection_id, title, status),
-                    )
-                except BlinkError as exc:
-                    task.failures.append({"connection": connection_id, "error": str(exc)})
+                done = [manager.refresh_one(task.connection_id, task.step)]
             else:
                 # The window shows one person's connections: Refresh all is theirs alone.
                 mine = self._started().service.basiq_user_id()
                 done = [] if mine is None else manager.refresh_all(task.step, user_id=mine)
-                for result in done:
-                    if result.error:
-                        task.failures.append(
-                            {"connection": result.connection_id, "error": result.error}
-                        )
+            for result in done:
+                if result.error:
+                    task.failures.append(
+                        {"connection": result.connection_id, "error": result.error}
+                    )
         except Exception:
             log.exception("refreshing failed")
             task.failures.append(

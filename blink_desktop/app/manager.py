@@ -237,6 +237,20 @@ class ConnectionManager:
             raise outcome
         return self._settled(row, outcome)
 
+    def refresh_one(
+        self, connection_id: str, on_step: Callable[[str, str, str], None] | None = None
+    ) -> Refreshed:
+        """`refresh`, answered as `refresh_all` answers for each connection: with
+        `on_step(connection id, title, status)`, and a failure in words rather than raised."""
+        step = on_step or (lambda *_: None)
+        try:
+            fetched = self.refresh(
+                connection_id, lambda title, status: step(connection_id, title, status)
+            )
+        except BlinkError as exc:
+            return Refreshed(connection_id, error=str(exc))
+        return Refreshed(connection_id, fetched)
+
     def refresh_all(
         self,
         on_step: Callable[[str, str, str], None] | None = None,

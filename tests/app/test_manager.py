@@ -163,6 +163,12 @@ def test_time_passing_then_refresh_brings_new_rows_incrementally(
     assert page["status"] == "active"
     assert page["last_refreshed"] > page["created"]
     assert page["fetched"] > first.fetched
+    # As the window and the command line ask for one: each step names the connection.
+    emulator.pass_time(days=1)
+    told: list[tuple[str, str, str]] = []
+    answered = manager.refresh_one(connection_id, lambda *step: told.append(step))
+    assert answered.ok and answered.fetch is not None and answered.fetch.since is not None
+    assert told[-1] == (connection_id, "retrieve-transactions", "success")
 
 
 def test_a_broken_connection_fails_to_refresh_in_words(
@@ -181,6 +187,9 @@ def test_a_broken_connection_fails_to_refresh_in_words(
     assert ("verify-credentials", "failed") in steps
     assert manager.page(connection_id)["status"] == "invalid"
     assert manager.transactions(connection_id) == kept  # nothing lost
+    answered = manager.refresh_one(connection_id)  # the same, answered rather than raised
+    assert (answered.ok, answered.fetch) == (False, None)
+    assert answered.error is not None and answered.error.startswith("Hooli refused")
 
 
 def test_refresh_all_goes_on_past_a_failure(
@@ -267,6 +276,7 @@ def test_unknown_ids_get_one_clear_message(manager: ConnectionManager) -> None:
         manager.transactions(account_id="no-such")
     with pytest.raises(BlinkError, match="No bank connection"):
         manager.refresh("no-such")
+    assert "No bank connection" in (manager.refresh_one("no-such").error or "")
 
 
 def test_basiq_failing_leaves_the_ledger_as_it_was(
