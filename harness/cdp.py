@@ -78,9 +78,19 @@ class _Context:
                     return last
             if time.monotonic() >= deadline:
                 raise TimeoutError(
-                    f"{condition!r} still not true after {timeout}s (last: {last!r})"
+                    f"{condition!r} still not true after {timeout}s (last: {last!r};"
+                    f" {self._where()})"
                 )
             time.sleep(interval)
+
+    def _where(self) -> str:
+        """Which document a wait gave up on, for its message: a page that never loaded (an
+        error page, about:blank) reads differently from one that loaded and stayed unchanged."""
+        try:
+            shown = self.evaluate("[location.href, document.readyState, document.title]")
+        except CDPError as exc:
+            return f"the document could not be read: {str(exc).splitlines()[0]}"
+        return f"document {shown[0][:200]!r}, {shown[1]}, title {shown[2][:80]!r}"
 
     def element_center(self, selector: str) -> tuple[float, float]:
         """Scroll an element into view and wait until it stops moving; return its centre.
