@@ -44,3 +44,8 @@ class ApiResponseError(ApiError):
 
 class NotFound(ApiResponseError):
     """The service has no such thing (404)."""
+
+
+class UserUnknown(NotFound):
+    """Your server has no such user for this app: it forgot the person (its database was
+    rebuilt, or this app's client id changed), or never made them for this app."""

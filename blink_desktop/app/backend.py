@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from blink_desktop.basiq.http import JsonHttp
 from blink_desktop.basiq.models import Account, Job, Token, Transaction
-from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable
+from blink_desktop.errors import ApiAuthError, ApiResponseError, ApiUnavailable, UserUnknown
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -121,6 +121,11 @@ class BackendClient:
             method, path, what=what, headers={"X-Client-Id": self._client_id}, **kwargs
         )
         message = str(answer.get("errorMessage") or "")
+        code = (
+            answer.get("error", {}).get("code") if isinstance(answer.get("error"), dict) else None
+        )
+        if status == 404 and code == "user-unknown":
+            raise UserUnknown(f"Your server does not know this person for this app: {message}")
         if status == 404 and isinstance(answer.get("error"), dict):
             raise ApiResponseError(f"Your server does not know that: {message or 'no detail'}")
         if status == 401:
@@ -128,9 +133,6 @@ class BackendClient:
                 f"Your server refused this app's client id ({message}). "
                 "Check BLINK_DESKTOP_CLIENT_ID with whoever runs the server."
             )
-        code = (
-            answer.get("error", {}).get("code") if isinstance(answer.get("error"), dict) else None
-        )
         if code == "upstream-rate-limited":
             raise ApiUnavailable(f"Your server is being limited by Basiq: {message}")
         # Basiq reached and answering no (a connection deleted elsewhere, say) is an answer,

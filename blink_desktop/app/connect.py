@@ -33,7 +33,7 @@ from blink_desktop.app.store import Store, StoredConnection, storable
 from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.basiq.identifiers import Identifier
 from blink_desktop.basiq.models import Token
-from blink_desktop.errors import ApiError, BlinkError, StoreError
+from blink_desktop.errors import ApiError, BlinkError, StoreError, UserUnknown
 
 if TYPE_CHECKING:
     from blink_desktop.app.consent import ConsentFlow
@@ -161,9 +161,11 @@ class ConnectService:
         identifier = self.identifier()
         return self._store.basiq_user(identifier) if identifier else None
 
-    def _basiq_user(self, identifier: str) -> str:
+    def _basiq_user(self, identifier: str, *, again: bool = False) -> str:
+        """The person's Basiq user: remembered, or asked for and remembered (`again`: asked
+        for even when remembered, replacing it)."""
         with self._users:
-            basiq_user = self._store.basiq_user(identifier)
+            basiq_user = None if again else self._store.basiq_user(identifier)
             if basiq_user is None:
                 basiq_user = self._provider.basiq_user(identifier)
                 with self._store.writing("who you are") as tx:
@@ -217,7 +219,14 @@ class ConnectService:
 
     def _issue(self, identifier: str, issued: tuple[float, ...]) -> Ticket:
         basiq_user = self._basiq_user(identifier)
-        token = self._provider.issue_client_token(basiq_user)
+        try:
+            token = self._provider.issue_client_token(basiq_user)
+        except UserUnknown:
+            # Your server forgot the person (its database rebuilt, a new client id): ask it
+            # again, once, rather than stay stuck on an id it no longer answers for.
+            basiq_user = self._basiq_user(identifier, again=True)
+            log.warning("your server no longer knew this person; it gave Basiq user %s", basiq_user)
+            token = self._provider.issue_client_token(basiq_user)
         return Ticket(identifier, basiq_user, token.access_token, token.expires_in, issued)
 
     def _session_of(

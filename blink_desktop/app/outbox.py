@@ -15,13 +15,14 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 from blink_desktop.app.store import Store, Writer
-from blink_desktop.errors import BlinkError
+from blink_desktop.errors import BlinkError, UserUnknown
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 FIRST_DELAY = 1.0
 MAX_DELAY = 300.0
+UNKNOWN_USER_DELAY = 86400.0  # a report for a person your server does not know
 
 
 class Outbox:
@@ -75,8 +76,13 @@ class Outbox:
             try:
                 self._deliver(report.basiq_user_id, report.connection_id)
             except BlinkError as exc:
-                delay = min(self._max_delay, self._first_delay * 2**report.attempts)
-                delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
+                if isinstance(exc, UserUnknown):
+                    # Only your server can change that answer (a database restored): a day,
+                    # not every few minutes. The report stays, with the reason.
+                    delay = UNKNOWN_USER_DELAY
+                else:
+                    delay = min(self._max_delay, self._first_delay * 2**report.attempts)
+                    delay *= random.uniform(0.8, 1.2)  # noqa: S311 - jitter, not security
                 with self._writing() as tx:
                     if tx is not None:
                         tx.report_failed(report.id, str(exc), self._clock() + delay)

@@ -259,16 +259,24 @@ class PostgresStore:
             )
             return created
 
-    def report(self, connection_id: str, basiq_user_id: str) -> None:
+    def report(self, connection_id: str, basiq_user_id: str) -> str:
         stamp = self._now()
         with self._connection("save the connection") as conn:
             conn.execute(
                 "INSERT INTO reported_connections"
                 " (connection_id, basiq_user_id, reported, updated) VALUES (%s, %s, %s, %s)"
                 " ON CONFLICT (connection_id) DO UPDATE"
-                " SET updated = GREATEST(reported_connections.updated, excluded.updated)",
+                " SET updated = GREATEST(reported_connections.updated, excluded.updated)"
+                " WHERE reported_connections.basiq_user_id = excluded.basiq_user_id",
                 (connection_id, basiq_user_id, stamp, stamp),
             )
+            row = conn.execute(
+                "SELECT basiq_user_id FROM reported_connections WHERE connection_id = %s",
+                (connection_id,),
+            ).fetchone()
+        if row is None:  # inserted or there already, in this one transaction
+            raise StoreError("The connection was not saved in the server's database.")
+        return str(row[0])
 
     def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
         with self._connection("read the connections") as conn:

@@ -5,8 +5,8 @@ mobile demos.
 …}`. Unlike the example, the server looks users up in its own store before creating one (one
 request creates it, however many ask at once), requires a known client id (an `X-Client-Id`
 header, or `client_id` in the body), binds client tokens to the user where the API version
-needs it, answers a client only about users it asked for (a bound token, a report, a user's
-connections: 404 `user-unknown` for another client's user or no one's), and turns Basiq's
+needs it, answers a client only about users it asked for (a token for a user, a report, a
+user's connections: 404 `user-unknown` for another client's user or no one's), and turns Basiq's
 errors into errors (one that says when to come back, such as its /token rate limit, at once:
 503 with its Retry-After). It records the connections apps report
 (`POST /connections`), lists them per user with the status Basiq's webhooks gave them
@@ -155,13 +155,11 @@ def create_app(
     def access_token() -> bottle.HTTPResponse:
         body, client = posted_by(TokenBody)
         user_id = body.user_id
-        if keyholder.binds_tokens:  # a token for a user: that user must be this client's
-            if user_id is None:
-                raise Refused(
-                    400,
-                    "user_id is required: client tokens are bound to a user.",
-                    "user_id-missing",
-                )
+        if user_id is None and keyholder.binds_tokens:
+            raise Refused(
+                400, "user_id is required: client tokens are bound to a user.", "user_id-missing"
+            )
+        if user_id is not None:  # a user named (bound, or for Blink's URL): this client's own
             admitted_user(store, user_id, client)
         token = keyholder.issue_client_token(user_id)
         expires_in = token.expires_in
@@ -176,7 +174,13 @@ def create_app(
 
     def report() -> bottle.HTTPResponse:
         body, client = posted_by(ConnectionBody)
-        store.report(body.connection_id, admitted_user(store, body.user_id, client))
+        user = admitted_user(store, body.user_id, client)
+        if store.report(body.connection_id, user) != user:
+            raise Refused(
+                409,
+                "That connection was reported for another user; a connection has one user.",
+                "connection-elsewhere",
+            )
         return answered({"user_id": body.user_id, "connection_id": body.connection_id}, 201)
 
     def user_connections(user_id: str) -> bottle.HTTPResponse:

@@ -212,16 +212,24 @@ class SqliteStore:
     def check(self) -> None:
         self._read("SELECT 1")
 
-    def report(self, connection_id: str, basiq_user_id: str) -> None:
+    def report(self, connection_id: str, basiq_user_id: str) -> str:
         stamp = self._now()
         with self._writing("the connection") as db:
             db.execute(
                 "INSERT INTO reported_connections"
                 " (connection_id, basiq_user_id, reported, updated) VALUES (?, ?, ?, ?)"
                 " ON CONFLICT (connection_id)"
-                " DO UPDATE SET updated = max(updated, excluded.updated)",
+                " DO UPDATE SET updated = max(updated, excluded.updated)"
+                " WHERE basiq_user_id = excluded.basiq_user_id",
                 (connection_id, basiq_user_id, stamp, stamp),
             )
+            row = db.execute(
+                "SELECT basiq_user_id FROM reported_connections WHERE connection_id = ?",
+                (connection_id,),
+            ).fetchone()
+        if row is None:  # inserted or there already, in this one transaction
+            raise StoreError("The connection was not saved in the server's database.")
+        return str(row[0])
 
     def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
         rows = self._read(

@@ -123,8 +123,10 @@ class Store(Protocol):
         this remembers. Across every worker and instance sharing the database, one request at a
         time may create it: the others wait (up to USER_WAIT) and get the same one."""
 
-    def report(self, connection_id: str, basiq_user_id: str) -> None:
-        """Record a reported connection once; reporting it again only updates its time."""
+    def report(self, connection_id: str, basiq_user_id: str) -> str:
+        """Record a reported connection once; reporting it again for the same user only
+        updates its time. Returns the user it is recorded for: another user's when it was
+        reported for them first (and then nothing changes)."""
 
     def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
         """The user's reported connections, the most recently reported first."""

@@ -17,8 +17,10 @@ import pytest
 import requests
 
 from blink_desktop.app.backend import BackendClient
-from blink_desktop.app.outbox import Outbox
+from blink_desktop.app.connect import ConnectService
+from blink_desktop.app.outbox import UNKNOWN_USER_DELAY, Outbox
 from blink_desktop.app.store import Store
+from blink_desktop.basiq.client import BasiqClient
 from blink_desktop.emulator import Emulator
 from blink_desktop.errors import ApiAuthError, ApiUnavailable
 from blink_desktop.server import build_server
@@ -178,3 +180,47 @@ def test_the_app_is_told_at_once_when_basiq_limits_your_server(tmp_path: Path) -
                 assert time.monotonic() - started < 2
         finally:
             server.close()
+
+
+def test_a_server_that_forgot_the_person_names_them_again_and_old_reports_wait(
+    emulator: Emulator, tmp_path: Path
+) -> None:
+    """The server's database is rebuilt (or this app's client id changes): the id the app
+    remembered for the person is no longer the server's to answer for. A connect asks the
+    server for the person again; a report for the old id waits a day, with the reason."""
+    with ExitStack() as stack:
+
+        def server(database: str) -> BackendClient:
+            settings = load_settings(
+                api_key=emulator.api_key, api_url=emulator.url, client_ids=[CLIENT]
+            )
+            built = build_server(settings, database=tmp_path / database)
+            stack.callback(built.close)
+            return BackendClient(stack.enter_context(serving(built.app)), CLIENT)
+
+        store = Store(tmp_path / "app.sqlite")
+        stack.callback(store.close)
+
+        def service(backend: BackendClient) -> ConnectService:
+            return ConnectService(
+                backend,
+                BasiqClient(emulator.url),
+                store,
+                blink_url=f"{emulator.url}/index.html",
+                blink_origin=emulator.url,
+                identifier="me@x.co",
+            )
+
+        old_user = service(server("first.sqlite")).start().basiq_user_id
+        report_connection(store, old_user, "conn-old")
+        rebuilt = server("rebuilt.sqlite")
+        session = service(rebuilt).start()
+        assert session.basiq_user_id not in (old_user, None)
+        assert store.basiq_user("me@x.co") == session.basiq_user_id  # remembered from now on
+        assert rebuilt.client_token(session.basiq_user_id)  # the new id is the server's
+        now = 1_000.0
+        outbox = Outbox(store, rebuilt.report_connection, clock=lambda: now)
+        assert outbox.run_once() == 0
+        [waiting] = store.pending_reports()
+        assert waiting.next_attempt == now + UNKNOWN_USER_DELAY
+        assert waiting.last_error is not None and "does not know this person" in waiting.last_error

@@ -95,7 +95,8 @@ def test_under_version_3_client_tokens_are_bound_to_the_user(serve: Callable[...
 
 def test_before_version_3_client_tokens_are_not_bound(serve: Callable[..., Running]) -> None:
     server = serve(version="2.1")
-    reply = server.post("/access_token", {"client_id": CLIENT, "user_id": "some-user"})
+    user = server.post("/user", {"email": "a@b.co", "client_id": CLIENT}).json()["result"]["id"]
+    reply = server.post("/access_token", {"client_id": CLIENT, "user_id": user})
     assert "userid" not in claims(reply.json()["result"]["access_token"])
 
 
@@ -303,6 +304,14 @@ def test_connections_are_recorded_and_listed_per_user(serve: Callable[..., Runni
     assert {item["status"] for item in listed} == {"reported"}
     other = server.get(f"/users/{u2}/connections", **{"X-Client-Id": CLIENT}).json()["result"]
     assert [item["id"] for item in other] == ["c3"]
+    elsewhere = {"client_id": CLIENT, "user_id": u2, "connection_id": "c1"}  # u1's
+    assert refusal(server.post("/connections", elsewhere)) == (
+        409,
+        "That connection was reported for another user; a connection has one user.",
+        "connection-elsewhere",
+    )
+    again = server.get(f"/users/{u2}/connections", **{"X-Client-Id": CLIENT}).json()["result"]
+    assert [item["id"] for item in again] == ["c3"]
     three = server.post("/user", {"email": "three@b.co", "client_id": CLIENT})
     none_yet = f"/users/{three.json()['result']['id']}/connections"
     assert server.get(none_yet, **{"X-Client-Id": CLIENT}).json() == {"success": True, "result": []}
@@ -328,7 +337,7 @@ class BrokenStore:
     def user_for(self, identifier: str, create: Callable[[], str]) -> str:
         raise self.failure
 
-    def report(self, connection_id: str, basiq_user_id: str) -> None:
+    def report(self, connection_id: str, basiq_user_id: str) -> str:
         raise self.failure
 
     def connections_of(self, basiq_user_id: str) -> list[ReportedConnection]:
@@ -456,10 +465,11 @@ def test_a_client_reaches_only_the_users_it_asked_for(
     # The other client's user is not touched: its own client still lists it, empty.
     listing = server.get(f"/users/{other}/connections", **{"X-Client-Id": "another-app"})
     assert listing.json()["result"] == []
-    token = server.post("/access_token", {"client_id": CLIENT, "user_id": other})
-    if version == "3.0":  # a token bound to another client's user would open its data
+    # A token for a user, bound (3.0) or for Blink's URL (before): for this client's own only.
+    for user in (other, "never-made-here"):
+        token = server.post("/access_token", {"client_id": CLIENT, "user_id": user})
         assert refusal(token) == UNKNOWN_USER
-        bound = server.post("/access_token", {"client_id": CLIENT, "user_id": mine}).json()
-        assert claims(bound["result"]["access_token"])["userid"] == mine
-    else:  # tokens are not bound to a user before 3.0: the user_id is not used
-        assert "userid" not in claims(token.json()["result"]["access_token"])
+    own = server.post("/access_token", {"client_id": CLIENT, "user_id": mine}).json()
+    assert claims(own["result"]["access_token"]).get("userid") == (
+        mine if version == "3.0" else None
+    )

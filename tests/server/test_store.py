@@ -133,9 +133,12 @@ def test_reporting_again_keeps_the_first_report_and_moves_the_update(opened: Ope
     store.report("c0", "u1")
     store.report("c9", "u2")
     clock.advance(60)
-    store.report("c1", "u1")
-    store.report("c1", "u-other")  # a connection belongs to the user who reported it first
-    clock.advance(-120)
+    assert store.report("c1", "u1") == "u1"
+    clock.advance(30)
+    # A connection belongs to the user it was first reported for: another's report is told
+    # so, and changes nothing (not even the time).
+    assert store.report("c1", "u-other") == "u1"
+    clock.advance(-150)
     store.report("c2", "u1")  # a late retry, from a clock behind: the update never goes back
     assert store.connections_of("u1") == [
         ReportedConnection("c0", "u1", "2026-03-01T12:01:00.000Z", "2026-03-01T12:01:00.000Z"),
