@@ -88,8 +88,8 @@ class _Context:
         error page, about:blank) reads differently from one that loaded and stayed unchanged."""
         try:
             shown = self.evaluate("[location.href, document.readyState, document.title]")
-        except CDPError as exc:
-            return f"the document could not be read: {str(exc).splitlines()[0]}"
+        except Exception as exc:  # whatever it is, the wait's own message must still be raised
+            return f"the document could not be read: {(str(exc) or repr(exc)).splitlines()[0]}"
         return f"document {shown[0][:200]!r}, {shown[1]}, title {shown[2][:80]!r}"
 
     def element_center(self, selector: str) -> tuple[float, float]:

@@ -8,6 +8,7 @@ host page gets it from the bridge.
 
 from __future__ import annotations
 
+import functools
 import json
 from typing import Annotated, Any, Literal, get_args
 from urllib.parse import unquote
@@ -107,7 +108,13 @@ class Completion(_Strict):
 
 
 Event = Handshake | Job | Connection | Cancellation | Completion
-_ADAPTER: TypeAdapter[Event] = TypeAdapter(Annotated[Event, Field(discriminator="event")])
+
+
+@functools.cache  # built at the first message, not at import (see basiq/models.py)
+def _adapter() -> TypeAdapter[Event]:
+    return TypeAdapter(Annotated[Event, Field(discriminator="event")])
+
+
 EVENT_NAMES: tuple[str, ...] = tuple(
     get_args(model.model_fields["event"].annotation)[0] for model in get_args(Event)
 )
@@ -151,7 +158,7 @@ def parse_event(data: Any) -> Event:
     if name not in EVENT_NAMES:
         raise Rejected(f"unknown event {str(name)[:40]!r}")
     try:
-        return _ADAPTER.validate_python(data)
+        return _adapter().validate_python(data)
     except (ValidationError, RecursionError) as exc:
         if isinstance(exc, RecursionError):
             raise Rejected(f"{name}: message is nested too deeply") from None

@@ -1,8 +1,8 @@
-"""A URL's origin as a browser writes it (`event.origin`, `location.origin`), so the app's own
-comparisons (Blink's messages, the app's own page, the redirect URL's site) agree with the
-engine's: scheme and host in lower case, no user name or password, the port only when it is
-not the scheme's default. A file URL's is "file://", as Chromium writes it; anything else
-without a web origin is "null", which is no one's origin, not even its own."""
+"""A URL's origin as the engine writes it (`event.origin`, `location.origin`) for the URLs the
+app compares: http(s) pages, Blink's among them, and the app's own page. Scheme and host in
+lower case, no user name or password, the port only when it is not the scheme's default; a
+file URL's is "file://", as Chromium writes it. Anything else is "null", no one's origin, not
+even its own (a blob: URL's inner origin, which Chromium would give, is not needed here)."""
 
 from __future__ import annotations
 

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -41,10 +42,21 @@ def test_ldd_names_the_library_a_binary_cannot_find(tmp_path: Path) -> None:
 
 
 @needs_gcc
-def test_one_ldd_reads_every_binary_however_they_are_ordered(tmp_path: Path) -> None:
+def test_one_ldd_reads_every_binary_however_they_are_ordered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     broken = plugin_needing(tmp_path, ABSENT) / "platforms" / "libqxcb.so"
     healthy = Path(sys.executable).resolve()
+    runs: list[list[str]] = []
+    run = subprocess.run
+
+    def counted(command: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        runs.append(command)
+        return run(command, **kwargs)
+
+    monkeypatch.setattr(subprocess, "run", counted)  # the module display.py calls
     assert display.missing_libraries([healthy, broken, broken]) == [ABSENT]
+    assert runs == [["ldd", str(healthy), str(broken), str(broken)]]  # one process for all
     assert display.missing_libraries([broken, healthy]) == [ABSENT]
     assert display.missing_libraries([healthy]) == []
 
