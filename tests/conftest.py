@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, TypeVar
@@ -46,6 +48,23 @@ def reset_logging(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     for handler in list(root.handlers):
         root.removeHandler(handler)
         handler.close()
+
+
+def at_once(calls: Sequence[Callable[[], T]], timeout: float = 60.0) -> list[T]:
+    """Every call on a thread of its own, released together; their results in order, or the
+    first error one of them raised. A call still running after `timeout` seconds fails the
+    test (TimeoutError) rather than hanging it."""
+    start = threading.Barrier(len(calls))
+
+    def run(call: Callable[[], T]) -> T:
+        start.wait(timeout=10)
+        return call()
+
+    pool = ThreadPoolExecutor(len(calls))
+    try:
+        return list(pool.map(run, calls, timeout=timeout))
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
 
 
 def wait_for(check: Callable[[], T | None], timeout: float = 10.0, interval: float = 0.02) -> T:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import json
 import sqlite3
 import stat
-import threading
+from functools import partial
 from pathlib import Path
 
 import pytest
 
 from blink_desktop.app.store import MIGRATIONS, Store
 from blink_desktop.errors import StoreError
+from tests.conftest import at_once
 
 SUCCESS = '{"event":"connection","payload":{"success":true,"data":{"id":"conn-1"}}}'
 
@@ -89,25 +90,14 @@ def test_a_newer_schema_is_refused_without_touching_it(tmp_path: Path) -> None:
 
 def test_concurrent_writers_from_several_threads_lose_nothing(tmp_path: Path) -> None:
     store = Store(tmp_path / "blink.db")
-    errors: list[BaseException] = []
 
     def write(worker: int) -> None:
-        try:
-            for n in range(50):
-                data = {"id": f"c{worker}-{n % 10}"}
-                raw = json.dumps(
-                    {"event": "connection", "payload": {"success": True, "data": data}}
-                )
-                record_success(store, raw)
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for n in range(50):
+            data = {"id": f"c{worker}-{n % 10}"}
+            raw = json.dumps({"event": "connection", "payload": {"success": True, "data": data}})
+            record_success(store, raw)
 
-    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    at_once([partial(write, worker) for worker in range(8)])  # a writer's error fails the test
     assert len(store.events()) == 400
     assert len(store.connections()) == 80
     other = Store(tmp_path / "blink.db")  # a second process-like reader sees every commit

@@ -6,6 +6,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from functools import partial
 
 import psycopg
 import pytest
@@ -16,7 +17,7 @@ from blink_desktop.server.postgres import PostgresStore, safe_url
 from blink_desktop.server.postgres_schema import VERSION
 from blink_desktop.server.store import StoreUnavailable
 from harness.ports import free_port
-from tests.conftest import wait_for
+from tests.conftest import at_once, wait_for
 from tests.server.database import Postgres
 
 
@@ -33,24 +34,8 @@ def store(url: str) -> Iterator[PostgresStore]:
 
 
 def test_instances_starting_at_once_migrate_once(url: str) -> None:
-    opened: list[PostgresStore] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(6)
-
-    def open_it() -> None:
-        start.wait(timeout=10)
-        try:
-            opened.append(PostgresStore(url))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_it) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    opened = at_once([partial(PostgresStore, url) for _ in range(6)])  # an error fails the test
     try:
-        assert errors == []
         assert [store.version for store in opened] == [VERSION] * 6
         with psycopg.connect(url) as conn:
             assert conn.execute("SELECT count(*) FROM blink_desktop_schema").fetchone() == (1,)

@@ -9,9 +9,7 @@ import logging
 import socket
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from functools import partial
 
@@ -22,22 +20,10 @@ import requests
 from blink_desktop.emulator import Emulator
 from blink_desktop.server import postgres as postgres_store
 from harness.ports import free_port
-from tests.conftest import foreground, wait_for
+from tests.conftest import at_once, foreground, wait_for
 from tests.server.conftest import CLIENT, Running
 from tests.server.database import Postgres
 from tests.server.hooks import SECRET, deliver, message, signed
-
-
-def at_once(calls: list[Callable[[], requests.Response]]) -> list[requests.Response]:
-    """Every call in a thread of its own, released together."""
-    start = threading.Barrier(len(calls))
-
-    def run(call: Callable[[], requests.Response]) -> requests.Response:
-        start.wait(timeout=10)
-        return call()
-
-    with ThreadPoolExecutor(len(calls)) as pool:
-        return list(pool.map(run, calls))
 
 
 def ask_for_user(url: str, email: str) -> Callable[[], requests.Response]:

@@ -9,6 +9,7 @@ import stat
 import threading
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ from blink_desktop.errors import StoreError
 from blink_desktop.server import sqlite
 from blink_desktop.server.sqlite import VERSION, SqliteStore
 from blink_desktop.server.store import ReportedConnection, Store, open_store
+from tests.conftest import at_once
 from tests.server.conftest import previous_servers_file
 
 
@@ -151,24 +153,13 @@ def test_reporting_again_keeps_the_first_report_and_moves_the_update(opened: Ope
 
 def test_reports_retried_at_once_by_many_workers_are_one_row_each(opened: Opener) -> None:
     stores = [opened(), opened()]
-    errors: list[BaseException] = []
-    start = threading.Barrier(8)
 
     def report(worker: int) -> None:
-        start.wait(timeout=10)
-        try:
-            for n in range(40):
-                stores[worker % 2].report(f"c{n % 10}", "u1")  # each sent 32 times in all
-                stores[worker % 2].report(f"c{worker}-{n % 5}", f"w{worker}")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
+        for n in range(40):
+            stores[worker % 2].report(f"c{n % 10}", "u1")  # each sent 32 times in all
+            stores[worker % 2].report(f"c{worker}-{n % 5}", f"w{worker}")
 
-    threads = [threading.Thread(target=report, args=(worker,)) for worker in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    at_once([partial(report, worker) for worker in range(8)])  # an error fails the test
     listed = stores[0].connections_of("u1")
     assert sorted(c.connection_id for c in listed) == sorted(f"c{n}" for n in range(10))
     assert [len(stores[1].connections_of(f"w{worker}")) for worker in range(8)] == [5] * 8
@@ -179,25 +170,10 @@ def test_a_user_from_before_clients_is_claimed_by_one_client_however_many_ask(
 ) -> None:
     stores = [opened(), opened()]
     user = stores[0].user_for("me@x.co", lambda: "u1")  # no client recorded for it
-    start = threading.Barrier(6)
-    admitted: list[str] = []
-    errors: list[BaseException] = []
-
-    def claim(worker: int) -> None:
-        start.wait(timeout=10)
-        try:
-            if stores[worker % 2].admits(user, f"client-{worker}"):
-                admitted.append(f"client-{worker}")
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=claim, args=(worker,)) for worker in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
-    [winner] = admitted
+    answers = at_once(
+        [partial(stores[worker % 2].admits, user, f"client-{worker}") for worker in range(6)]
+    )
+    [winner] = [f"client-{worker}" for worker, admits in enumerate(answers) if admits]
     assert all(store.admits(user, winner) for store in stores)
     assert not stores[0].admits(user, "client-9")
 
@@ -313,21 +289,5 @@ def test_full_disk_gives_a_clear_error_and_keeps_what_was_stored(tmp_path: Path)
 
 def test_workers_opening_a_new_file_at_once_create_it_once(tmp_path: Path) -> None:
     path = tmp_path / "server.sqlite"
-    opened: list[SqliteStore] = []
-    errors: list[BaseException] = []
-    start = threading.Barrier(6)
-
-    def open_it() -> None:
-        start.wait()
-        try:
-            opened.append(SqliteStore(path))
-        except BaseException as exc:  # pragma: no cover - reported below
-            errors.append(exc)
-
-    threads = [threading.Thread(target=open_it) for _ in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
-    assert errors == []
+    opened = at_once([partial(SqliteStore, path) for _ in range(6)])  # an error fails the test
     assert [store.version for store in opened] == [VERSION] * 6

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import re
 import sys
-import threading
 from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,7 @@ from blink_desktop.server import Server, build_server, webhooks
 from blink_desktop.server.resolver import Resolver
 from blink_desktop.server.store import ConnectionEvent, ReceivedWebhook, Store, open_store
 from blink_desktop.settings import load_settings
-from tests.conftest import FAST, foreground, serving, wait_for
+from tests.conftest import FAST, at_once, foreground, serving, wait_for
 from tests.server.conftest import CLIENT
 from tests.server.hooks import SECRET, deliver, message, signed
 
@@ -56,14 +55,7 @@ def test_a_webhook_delivered_to_two_instances_at_once_is_recorded_once(
     (first, one), (_, two) = instances(), instances()
     body = message("connection.activated")
     headers = signed(body)
-    start = threading.Barrier(16)
-
-    def send(n: int) -> requests.Response:
-        start.wait(timeout=10)
-        return deliver((one, two)[n % 2], body, headers)
-
-    with ThreadPoolExecutor(16) as pool:
-        replies = list(pool.map(send, range(16)))
+    replies = at_once([partial(deliver, (one, two)[n % 2], body, headers) for n in range(16)])
     assert [reply.status_code for reply in replies] == [200] * 16
     duplicates = [reply.json()["result"]["duplicate"] for reply in replies]
     assert duplicates.count(False) == 1
